@@ -1,0 +1,1 @@
+"""Switchboard agent worker: one LiveKit voice conversation per call, configured by a VoiceAgent."""

@@ -1,0 +1,1 @@
+"""Switchboard operator: reconciles SipTrunk and VoiceAgent resources onto LiveKit and Kubernetes."""
