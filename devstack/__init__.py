@@ -1,0 +1,1 @@
+"""Local stack launchers shared by the tests, `make up` and the benchmarks: real processes on loopback."""

@@ -1,0 +1,40 @@
+"""Where the pinned real components live in the cache (versions from tools/versions.env)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def versions() -> dict[str, str]:
+    """Parse tools/versions.env, the single pin list shared with tools/install.sh."""
+    out: dict[str, str] = {}
+    for line in (REPO / "tools" / "versions.env").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            out[key.strip()] = value.strip()
+    return out
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("SWITCHBOARD_CACHE", Path.home() / ".cache" / "switchboard"))
+
+
+def tool_path(component: str, version_key: str, binary: str) -> Path:
+    """Path of `binary` built by tools/install.sh for `component` at the pinned version."""
+    return cache_dir() / f"{component}-{versions()[version_key]}" / "bin" / binary
+
+
+def livekit_server() -> Path:
+    return tool_path("livekit-server", "LIVEKIT_SERVER_VERSION", "server")
+
+
+def redis_server() -> Path | None:
+    found = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+    )
+    return Path(found) if found else None

@@ -1,0 +1,9 @@
+"""Test-suite wiring: fixture plugins per tier live in tests/fixtures/."""
+
+from __future__ import annotations
+
+pytest_plugins = [
+    "tests.fixtures.tiers",
+    "tests.fixtures.livekit",
+    "tests.fixtures.kube",
+]
