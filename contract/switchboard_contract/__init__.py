@@ -1,1 +1,36 @@
-"""The operator<->agent contract: the config the operator renders and the agent reads, env names, ports."""
+"""The operator<->agent contract: rendered config schema, env var names, ports."""
+
+from __future__ import annotations
+
+from switchboard_contract.config import (
+    AgentConfig,
+    DialogueScript,
+    Intent,
+    IntentAction,
+    LlmConfig,
+    ObjectRef,
+    PipelineConfig,
+    RealtimeConfig,
+    SttConfig,
+    TelemetryConfig,
+    TransferTarget,
+    TtsConfig,
+)
+from switchboard_contract.env import Stage, secret_env
+
+__all__ = [
+    "AgentConfig",
+    "DialogueScript",
+    "Intent",
+    "IntentAction",
+    "LlmConfig",
+    "ObjectRef",
+    "PipelineConfig",
+    "RealtimeConfig",
+    "Stage",
+    "SttConfig",
+    "TelemetryConfig",
+    "TransferTarget",
+    "TtsConfig",
+    "secret_env",
+]
