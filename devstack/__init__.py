@@ -1,1 +1,1 @@
-"""Local stack launchers shared by the tests, `make up` and the benchmarks: real processes on loopback."""
+"""Local stack launchers for tests, `make up` and benchmarks: real processes on loopback."""

@@ -1,1 +1,1 @@
-"""Switchboard operator: reconciles SipTrunk and VoiceAgent resources onto LiveKit and Kubernetes."""
+"""Switchboard operator: reconciles SipTrunk and VoiceAgent onto LiveKit and Kubernetes."""

@@ -1,0 +1,121 @@
+"""Types shared by both kinds: references, durations, E.164 numbers, conditions."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
+from pydantic.alias_generators import to_camel
+
+# Go-style durations ("90s", "1h30m", "250ms"): what kubectl users already write elsewhere.
+DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+Duration = Annotated[str, StringConstraints(pattern=DURATION_PATTERN, max_length=32)]
+E164 = Annotated[str, StringConstraints(pattern=E164_PATTERN, max_length=16)]
+ObjectName = Annotated[str, StringConstraints(min_length=1, max_length=253)]
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
+
+
+def parse_duration(value: str) -> timedelta:
+    """Parse a Go-style duration as validated by DURATION_PATTERN."""
+    if not re.fullmatch(DURATION_PATTERN, value):
+        raise ValueError(f"invalid duration {value!r}: expected e.g. 30s, 5m, 1h30m")
+    return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in _PART.findall(value)))
+
+
+class Model(BaseModel):
+    """Base for API models: camelCase on the wire, immutable, unknown fields ignored.
+
+    Unknown fields are ignored rather than rejected because the API server already prunes
+    them; a newer CRD must not crash an older operator.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore"
+    )
+
+    def to_wire(self) -> dict[str, Any]:
+        """The object as the API server stores it: camelCase, unset optionals omitted."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class LocalObjectRef(Model):
+    """A reference to an object in the same namespace."""
+
+    name: ObjectName = Field(description="Name of the object in the same namespace.")
+
+
+class SecretKeyRef(Model):
+    """A key in a Secret in the same namespace."""
+
+    name: ObjectName = Field(description="Name of the Secret in the same namespace.")
+    key: Annotated[str, StringConstraints(min_length=1, max_length=253)] = Field(
+        description="Key inside the Secret's data."
+    )
+
+
+class ConfigMapKeyRef(Model):
+    """A key in a ConfigMap in the same namespace."""
+
+    name: ObjectName = Field(description="Name of the ConfigMap in the same namespace.")
+    key: Annotated[str, StringConstraints(min_length=1, max_length=253)] = Field(
+        description="Key inside the ConfigMap's data."
+    )
+
+
+class LiveKitRef(Model):
+    """Which LiveKit deployment to talk to."""
+
+    secret_ref: LocalObjectRef = Field(
+        description=(
+            "Secret with keys `url` (ws(s):// or http(s)://), `apiKey` and `apiSecret`. "
+            "When spec.livekit is omitted the operator's default LiveKit is used."
+        )
+    )
+
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+class Condition(Model):
+    """A cert-manager/metav1-style condition."""
+
+    type: Annotated[str, StringConstraints(max_length=64)] = Field(
+        description="Condition type, e.g. Ready."
+    )
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: Annotated[str, StringConstraints(max_length=128)] = Field(
+        default="", description="CamelCase machine-readable reason for the last transition."
+    )
+    message: Annotated[str, StringConstraints(max_length=32768)] = Field(
+        default="", description="Human-readable details."
+    )
+    last_transition_time: str | None = Field(
+        default=None,
+        description="When the status last changed (RFC 3339).",
+        json_schema_extra={"format": "date-time"},
+    )
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="metadata.generation the condition was computed from."
+    )
+
+
+CONDITIONS_FIELD_EXTRA: dict[str, Any] = {
+    "x-kubernetes-list-type": "map",
+    "x-kubernetes-list-map-keys": ["type"],
+}
+
+
+def cel(*rules: dict[str, str]) -> ConfigDict:
+    """Model config carrying CEL `x-kubernetes-validations` into the generated CRD.
+
+    pydantic merges this with the parent's config, so camelCase and frozen still apply.
+    """
+    validations: list[JsonValue] = [dict(r) for r in rules]
+    return ConfigDict(json_schema_extra={"x-kubernetes-validations": validations})

@@ -1,0 +1,32 @@
+"""Load example manifests and CRDs for tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CRDS = REPO / "crds"
+EXAMPLES = REPO / "examples"
+
+
+def load_all(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def example_objects(kind: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """(file name, object) for every example manifest, optionally of one kind."""
+    out = []
+    for path in sorted(EXAMPLES.rglob("*.yaml")):
+        for obj in load_all(path):
+            if kind is None or obj["kind"] == kind:
+                out.append((str(path.relative_to(EXAMPLES)), obj))
+    return out
+
+
+def crd_schema(plural: str) -> dict[str, Any]:
+    crd = load_all(CRDS / f"{plural}.yaml")[0]
+    schema: dict[str, Any] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    return schema
