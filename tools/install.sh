@@ -19,7 +19,63 @@ install_livekit_server() {
     "github.com/livekit/livekit-server/cmd/server@$LIVEKIT_SERVER_VERSION"
 }
 
-ALL=(uv system livekit_server)
+# The control plane is built from tools/k8s/go.mod (k8s.io/kubernetes + published staging modules);
+# the pins there must agree with versions.env.
+k8s_module_check() {
+  grep -q "k8s.io/kubernetes $KUBERNETES_VERSION" "$TOOLS_DIR/k8s/go.mod" \
+    && grep -q "go.etcd.io/etcd/server/v3 $ETCD_VERSION" "$TOOLS_DIR/k8s/go.mod" \
+    || { log "tools/k8s/go.mod does not pin kubernetes $KUBERNETES_VERSION / etcd $ETCD_VERSION"; return 1; }
+}
+
+# k8s_build DIR LDFLAGS PKG... — build main packages of tools/k8s into DIR/bin, atomically.
+k8s_build() {
+  local dir="$1" ldflags="$2"; shift 2
+  local tmp; tmp="$(mktemp -d "$SWITCHBOARD_CACHE/.build.XXXXXX")"
+  local pkg
+  for pkg in "$@"; do
+    local name="${pkg##*/}"; [ "$name" = v3 ] && name=etcd
+    (cd "$TOOLS_DIR/k8s" && env CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
+      go build -trimpath -ldflags "$ldflags" -o "$tmp/$name" "$pkg")
+  done
+  mkdir -p "$dir/bin" && mv "$tmp"/* "$dir/bin/" && rmdir "$tmp"
+}
+
+install_kubernetes() {
+  local dir="$SWITCHBOARD_CACHE/kubernetes-$KUBERNETES_VERSION"
+  [ -x "$dir/bin/kube-apiserver" ] && [ -x "$dir/bin/kube-controller-manager" ] \
+    && [ -x "$dir/bin/kube-scheduler" ] && return 0
+  k8s_module_check
+  log "building kubernetes $KUBERNETES_VERSION control plane -> $dir/bin (cold build, long)"
+  local v="${KUBERNETES_VERSION#v}" ld=""
+  local major="${v%%.*}" minor; minor="${v#*.}"; minor="${minor%%.*}"
+  local key val
+  for kv in "gitVersion=$KUBERNETES_VERSION" "gitMajor=$major" "gitMinor=$minor" \
+    "gitTreeState=clean" "buildDate=1970-01-01T00:00:00Z"; do
+    key="${kv%%=*}" val="${kv#*=}"
+    ld+=" -X k8s.io/component-base/version.$key=$val -X k8s.io/client-go/pkg/version.$key=$val"
+  done
+  k8s_build "$dir" "-s -w$ld" k8s.io/kubernetes/cmd/kube-apiserver \
+    k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+}
+
+install_etcd() {
+  local dir="$SWITCHBOARD_CACHE/etcd-$ETCD_VERSION"
+  [ -x "$dir/bin/etcd" ] && return 0
+  k8s_module_check
+  log "building etcd $ETCD_VERSION -> $dir/bin"
+  k8s_build "$dir" "-s -w" go.etcd.io/etcd/server/v3
+}
+
+install_kwok() {
+  go_install "$SWITCHBOARD_CACHE/kwok-$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  go_install "$SWITCHBOARD_CACHE/kwok-$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
+}
+
+install_helm() {
+  go_install "$SWITCHBOARD_CACHE/helm-$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+}
+
+ALL=(uv system livekit_server etcd kubernetes kwok helm)
 components=("$@")
 [ ${#components[@]} -eq 0 ] && components=("${ALL[@]}")
 for c in "${components[@]}"; do

@@ -1,0 +1,281 @@
+"""Local Kubernetes control plane from the cached binaries (kwokctl, binary runtime, loopback)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack import tools
+
+DEFAULT_NAME = "switchboard"
+FAKE_NODE_PREFIX = "kwok-node"
+
+
+class ClusterError(RuntimeError):
+    """The control plane could not be started, reached or stopped."""
+
+
+def default_workdir() -> Path:
+    """Where `make up` keeps its cluster (etcd data, PKI, logs, kubeconfig)."""
+    return tools.cache_dir() / "kwok"
+
+
+def required_binaries() -> dict[str, Path]:
+    """Every binary the launcher runs, keyed by what it is (for error messages and skips)."""
+    return {
+        "kwokctl": tools.kwokctl(),
+        "kwok": tools.kwok(),
+        "etcd": tools.etcd(),
+        "kube-apiserver": tools.kube_apiserver(),
+        "kube-controller-manager": tools.kube_controller_manager(),
+        "kube-scheduler": tools.kube_scheduler(),
+        "kubectl": tools.kubectl(),
+    }
+
+
+def missing_binaries() -> list[str]:
+    return [
+        f"{what} ({path})"
+        for what, path in required_binaries().items()
+        if not (path.is_file() and os.access(path, os.X_OK))
+    ]
+
+
+def _kwokctl_config() -> str:
+    """KwokctlConfiguration: our binaries, loopback only, RBAC + default admission (incl. PSA)."""
+    bins = required_binaries()
+    options = {
+        "runtime": "binary",
+        "bindAddress": "127.0.0.1",
+        "securePort": True,
+        "kubeAuthorization": True,
+        "kubeAdmission": True,
+        "kubeApiserverCertSANs": ["127.0.0.1", "localhost"],
+        "etcdBinary": str(bins["etcd"]),
+        "kubeApiserverBinary": str(bins["kube-apiserver"]),
+        "kubeControllerManagerBinary": str(bins["kube-controller-manager"]),
+        "kubeSchedulerBinary": str(bins["kube-scheduler"]),
+        "kwokControllerBinary": str(bins["kwok"]),
+        "kubectlBinary": str(bins["kubectl"]),
+    }
+    doc = {
+        "kind": "KwokctlConfiguration",
+        "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+        "options": options,
+    }
+    return json.dumps(doc, indent=2) + "\n"  # JSON is YAML
+
+
+def _poll(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.25) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return raw.replace(b"\0", b" ").decode(errors="replace")
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of `pid` in KiB from /proc (0 if it is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+@dataclass
+class Cluster:
+    """One kwok-managed control plane; `name` and `workdir` keep tests and `make up` apart."""
+
+    name: str = DEFAULT_NAME
+    workdir: Path = field(default_factory=default_workdir)
+    nodes: int = 1
+
+    @property
+    def dir(self) -> Path:
+        return self.workdir / "clusters" / self.name
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.dir / "kubeconfig.yaml"
+
+    @property
+    def config_path(self) -> Path:
+        return self.workdir / f"{self.name}.kwokctl.yaml"
+
+    def exists(self) -> bool:
+        return (self.dir / "kwok.yaml").exists()
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["KWOK_WORKDIR"] = str(self.workdir)
+        # Nothing here may reach a remote cluster or proxy: loopback only.
+        for key in ("KUBECONFIG", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+            env.pop(key, None)
+        env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+        return env
+
+    def kwokctl(self, *args: str, timeout: float = 180) -> str:
+        """Run kwokctl for this cluster; raise ClusterError with its output on failure."""
+        cmd = [str(tools.kwokctl()), "--name", self.name, *args]
+        try:
+            done = subprocess.run(
+                cmd, env=self._env(), capture_output=True, text=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise ClusterError(f"{' '.join(cmd)} timed out after {timeout}s") from exc
+        if done.returncode != 0:
+            raise ClusterError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr}")
+        return done.stdout
+
+    def kubectl(self, *args: str, timeout: float = 60, check: bool = True) -> str:
+        cmd = [str(tools.kubectl()), "--kubeconfig", str(self.kubeconfig), *args]
+        done = subprocess.run(
+            cmd, env=self._env(), capture_output=True, text=True, timeout=timeout, check=False
+        )
+        if check and done.returncode != 0:
+            raise ClusterError(f"kubectl {' '.join(args)} failed:\n{done.stderr}")
+        return done.stdout if done.returncode == 0 else ""
+
+    def pid_files(self) -> dict[str, int]:
+        """Component name -> pid, from the pid files kwokctl writes for the binary runtime."""
+        out: dict[str, int] = {}
+        for path in sorted((self.dir / "pids").glob("*.pid")):
+            text = path.read_text().strip()
+            if text.isdigit():
+                out[path.stem] = int(text)
+        return out
+
+    def processes(self) -> dict[int, str]:
+        """Live processes belonging to this cluster: any whose command line names its dir."""
+        marker = str(self.dir) + "/"
+        found: dict[int, str] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and marker in (cmd := _cmdline(int(entry.name))):
+                found[int(entry.name)] = cmd
+        return found
+
+    def rss_kib(self) -> dict[str, int]:
+        """RSS per running component (etcd, kube-apiserver, controller-manager, ..., kwok)."""
+        return {name: rss_kib(pid) for name, pid in self.pid_files().items() if rss_kib(pid)}
+
+    def is_running(self) -> bool:
+        return self.exists() and bool(self.processes())
+
+    def ready(self) -> bool:
+        """The API answers /readyz and the fake nodes plus the default ServiceAccount exist."""
+        if not self.kubeconfig.exists():
+            return False
+        if self.kubectl("get", "--raw", "/readyz", timeout=10, check=False).strip() != "ok":
+            return False
+        nodes = self.kubectl("get", "nodes", "-o", "json", timeout=10, check=False)
+        items = json.loads(nodes)["items"] if nodes else []
+        ready = [
+            n
+            for n in items
+            if any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in n.get("status", {}).get("conditions", [])
+            )
+        ]
+        if len(ready) < self.nodes:
+            return False
+        return bool(self.kubectl("get", "sa", "default", "-n", "default", timeout=10, check=False))
+
+    def up(self, *, timeout: float = 120) -> Path:
+        """Create (or restart) the cluster and wait until it is usable; return the kubeconfig."""
+        if missing := missing_binaries():
+            raise ClusterError(f"missing binaries (run `make tools`): {', '.join(missing)}")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.exists():
+            self.kwokctl("start", "cluster", "--timeout", f"{int(timeout)}s", timeout=timeout)
+        else:
+            self.config_path.write_text(_kwokctl_config())
+            self.kwokctl(
+                "create",
+                "cluster",
+                "--config",
+                str(self.config_path),
+                "--kubeconfig",
+                "",
+                "--timeout",
+                f"{int(timeout)}s",
+                timeout=timeout,
+            )
+        _poll(self.kubeconfig.exists, timeout, "the kubeconfig")
+        self._ensure_nodes(timeout)
+        _poll(self.ready, timeout, "the API, Ready fake nodes and the default ServiceAccount")
+        return self.kubeconfig
+
+    def _ensure_nodes(self, timeout: float) -> None:
+        _poll(
+            lambda: self.kubectl("get", "--raw", "/readyz", timeout=10, check=False) == "ok",
+            timeout,
+            "kube-apiserver /readyz",
+        )
+        self.kwokctl("scale", "node", "--replicas", str(self.nodes), timeout=timeout)
+
+    def down(self, *, delete: bool = True, timeout: float = 60) -> None:
+        """Stop every component; with `delete`, also remove etcd data, PKI and logs."""
+        if self.exists():
+            verb = "delete" if delete else "stop"
+            self.kwokctl(verb, "cluster", timeout=timeout)
+        _poll(lambda: not self.processes(), timeout, f"processes of {self.name} to exit")
+        if delete:
+            self.config_path.unlink(missing_ok=True)
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m devstack.cluster", description=__doc__)
+    parser.add_argument("command", choices=["up", "down", "stop", "kubeconfig", "status"])
+    parser.add_argument("--name", default=os.environ.get("SWITCHBOARD_CLUSTER", DEFAULT_NAME))
+    parser.add_argument("--workdir", type=Path, default=default_workdir())
+    parser.add_argument("--nodes", type=int, default=1)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
+    cluster = Cluster(name=args.name, workdir=args.workdir, nodes=args.nodes)
+    try:
+        if args.command == "up":
+            start = time.monotonic()
+            path = cluster.up()
+            print(
+                f"cluster {cluster.name} ready in {time.monotonic() - start:.1f}s", file=sys.stderr
+            )
+            print(path)
+        elif args.command in ("down", "stop"):
+            cluster.down(delete=args.command == "down")
+        elif args.command == "kubeconfig":
+            print(cluster.kubeconfig)
+        else:
+            rss = cluster.rss_kib()
+            state = "running" if cluster.is_running() else "stopped"
+            print(json.dumps({"name": cluster.name, "state": state, "rss_kib": rss}, indent=2))
+    except ClusterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
