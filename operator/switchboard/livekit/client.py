@@ -1,0 +1,155 @@
+"""A small async LiveKit SIP client: full-replace updates, typed errors, per-method call counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self, TypeVar
+
+import aiohttp
+from livekit import api
+from livekit.api import ServerError
+
+from switchboard.livekit.errors import LiveKitError, LiveKitNotFound, translate
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class LiveKitEndpoint:
+    """Where a LiveKit deployment is and how to sign requests; the secret never prints."""
+
+    url: str
+    api_key: str
+    api_secret: str = field(repr=False)
+
+
+class LiveKitClient:
+    """The operations the operator needs, each one request, errors mapped to LiveKitError.
+
+    Updates use the replace form on purpose: the partial-update API cannot clear lists.
+    """
+
+    def __init__(self, endpoint: LiveKitEndpoint, timeout_s: float = DEFAULT_TIMEOUT_S):
+        self.endpoint = endpoint
+        self._timeout_s = timeout_s
+        self._api: api.LiveKitAPI | None = None
+        # Writes and reads per method: benchmarks and "no writes at steady state" read this.
+        self.calls: Counter[str] = Counter()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._api is not None:
+            await self._api.aclose()
+            self._api = None
+
+    @property
+    def lk(self) -> api.LiveKitAPI:
+        # Created lazily: LiveKitAPI needs a running event loop for its aiohttp session.
+        if self._api is None:
+            self._api = api.LiveKitAPI(
+                self.endpoint.url,
+                self.endpoint.api_key,
+                self.endpoint.api_secret,
+                timeout=aiohttp.ClientTimeout(total=self._timeout_s),
+                failover=False,  # self-hosted: one attempt; the reconciler owns retries
+            )
+        return self._api
+
+    async def _call(self, operation: str, awaitable: Awaitable[T]) -> T:
+        self.calls[operation] += 1
+        try:
+            return await awaitable
+        except (TimeoutError, ServerError, aiohttp.ClientError) as err:
+            raise translate(operation, err) from err
+
+    # Inbound trunks
+
+    async def list_inbound_trunks(
+        self, trunk_ids: list[str] | None = None
+    ) -> list[api.SIPInboundTrunkInfo]:
+        req = api.ListSIPInboundTrunkRequest(trunk_ids=trunk_ids or [])
+        resp = await self._call("ListSIPInboundTrunk", self.lk.sip.list_inbound_trunk(req))
+        return list(resp.items)
+
+    async def create_inbound_trunk(self, info: api.SIPInboundTrunkInfo) -> api.SIPInboundTrunkInfo:
+        req = api.CreateSIPInboundTrunkRequest(trunk=info)
+        return await self._call("CreateSIPInboundTrunk", self.lk.sip.create_inbound_trunk(req))
+
+    async def update_inbound_trunk(
+        self, trunk_id: str, info: api.SIPInboundTrunkInfo
+    ) -> api.SIPInboundTrunkInfo:
+        return await self._call(
+            "UpdateSIPInboundTrunk", self.lk.sip.update_inbound_trunk(trunk_id, info)
+        )
+
+    # Outbound trunks
+
+    async def list_outbound_trunks(
+        self, trunk_ids: list[str] | None = None
+    ) -> list[api.SIPOutboundTrunkInfo]:
+        req = api.ListSIPOutboundTrunkRequest(trunk_ids=trunk_ids or [])
+        resp = await self._call("ListSIPOutboundTrunk", self.lk.sip.list_outbound_trunk(req))
+        return list(resp.items)
+
+    async def create_outbound_trunk(
+        self, info: api.SIPOutboundTrunkInfo
+    ) -> api.SIPOutboundTrunkInfo:
+        req = api.CreateSIPOutboundTrunkRequest(trunk=info)
+        return await self._call("CreateSIPOutboundTrunk", self.lk.sip.create_outbound_trunk(req))
+
+    async def update_outbound_trunk(
+        self, trunk_id: str, info: api.SIPOutboundTrunkInfo
+    ) -> api.SIPOutboundTrunkInfo:
+        return await self._call(
+            "UpdateSIPOutboundTrunk", self.lk.sip.update_outbound_trunk(trunk_id, info)
+        )
+
+    async def delete_trunk(self, trunk_id: str) -> None:
+        """Delete an inbound or outbound trunk; LiveKit reports success for a missing ID."""
+        req = api.DeleteSIPTrunkRequest(sip_trunk_id=trunk_id)
+        await self._call("DeleteSIPTrunk", self.lk.sip.delete_trunk(req))
+
+    # Dispatch rules
+
+    async def list_dispatch_rules(
+        self, rule_ids: list[str] | None = None
+    ) -> list[api.SIPDispatchRuleInfo]:
+        req = api.ListSIPDispatchRuleRequest(dispatch_rule_ids=rule_ids or [])
+        resp = await self._call("ListSIPDispatchRule", self.lk.sip.list_dispatch_rule(req))
+        return list(resp.items)
+
+    async def create_dispatch_rule(self, info: api.SIPDispatchRuleInfo) -> api.SIPDispatchRuleInfo:
+        # Only the dispatch_rule= form carries `numbers`.
+        req = api.CreateSIPDispatchRuleRequest(dispatch_rule=info)
+        return await self._call("CreateSIPDispatchRule", self.lk.sip.create_dispatch_rule(req))
+
+    async def update_dispatch_rule(
+        self, rule_id: str, info: api.SIPDispatchRuleInfo
+    ) -> api.SIPDispatchRuleInfo:
+        return await self._call(
+            "UpdateSIPDispatchRule", self.lk.sip.update_dispatch_rule(rule_id, info)
+        )
+
+    async def delete_dispatch_rule(self, rule_id: str) -> bool:
+        """Delete a rule; False when it was already gone (LiveKit answers 404 for those)."""
+        req = api.DeleteSIPDispatchRuleRequest(sip_dispatch_rule_id=rule_id)
+        try:
+            await self._call("DeleteSIPDispatchRule", self.lk.sip.delete_dispatch_rule(req))
+        except LiveKitNotFound:
+            return False
+        return True
+
+
+__all__ = ["LiveKitClient", "LiveKitEndpoint", "LiveKitError"]
