@@ -1,4 +1,4 @@
-"""Real redis + livekit-server on free loopback ports with a generated key, for tests and `make up`."""
+"""Real redis + livekit-server on free loopback ports with a generated key."""
 
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ class LiveKitStack:
         return self
 
     def stop_server(self) -> None:
-        """Stop only livekit-server (outage tests); `start_server` brings it back on the same port."""
+        """Stop only livekit-server (outage tests); `start_server` restarts it on the same port."""
         if self.server is not None:
             self.server.stop()
             self.server = None

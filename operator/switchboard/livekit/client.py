@@ -34,7 +34,7 @@ class LiveKitClient:
     Updates use the replace form on purpose: the partial-update API cannot clear lists.
     """
 
-    def __init__(self, endpoint: LiveKitEndpoint, timeout_s: float = DEFAULT_TIMEOUT_S):
+    def __init__(self, endpoint: LiveKitEndpoint, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.endpoint = endpoint
         self._timeout_s = timeout_s
         self._api: api.LiveKitAPI | None = None

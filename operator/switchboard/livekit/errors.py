@@ -19,7 +19,7 @@ _RULE_ID = re.compile(r"\bSDR_[A-Za-z0-9]+\b")
 class LiveKitError(Exception):
     """Base class; `code` is the Twirp code (or `transport`), `message` the server's text."""
 
-    def __init__(self, operation: str, code: str, message: str, status: int | None = None):
+    def __init__(self, operation: str, code: str, message: str, status: int | None = None) -> None:
         self.operation = operation
         self.code = code
         self.message = message
