@@ -1,0 +1,75 @@
+"""The few direct Kubernetes API reads/writes the handlers need (kopf covers the rest)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+
+class MissingSecretError(Exception):
+    """A referenced Secret or key is absent; the message names it (never its values)."""
+
+    def __init__(self, namespace: str, name: str, key: str | None = None) -> None:
+        self.namespace, self.name, self.key = namespace, name, key
+        what = f"key {key!r} in Secret {name!r}" if key else f"Secret {name!r}"
+        super().__init__(f"{what} not found in namespace {namespace!r}")
+
+
+def load_config() -> None:
+    """In-cluster credentials when running in a pod, else the kubeconfig (like kopf's login)."""
+    try:
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        config.load_kube_config()  # type: ignore[no-untyped-call]
+
+
+async def read_secret(namespace: str, name: str) -> dict[str, str]:
+    """The Secret's data, decoded; one GET (cheap, and always current for rotation)."""
+
+    def get() -> Any:
+        return client.CoreV1Api().read_namespaced_secret(name, namespace)
+
+    try:
+        secret = await asyncio.to_thread(get)
+    except ApiException as err:
+        if err.status == 404:
+            raise MissingSecretError(namespace, name) from None
+        raise
+    return {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+
+
+async def secret_keys(namespace: str, name: str, *keys: str) -> list[str]:
+    data = await read_secret(namespace, name)
+    missing = [k for k in keys if k not in data]
+    if missing:
+        raise MissingSecretError(namespace, name, missing[0])
+    return [data[k] for k in keys]
+
+
+async def patch_annotations(
+    group: str, version: str, plural: str, namespace: str, name: str, annotations: dict[str, str]
+) -> None:
+    def patch() -> Any:
+        return client.CustomObjectsApi().patch_namespaced_custom_object(
+            group, version, namespace, plural, name, {"metadata": {"annotations": annotations}}
+        )
+
+    await asyncio.to_thread(patch)
+
+
+def annotation_map(value: str | None) -> dict[str, str]:
+    """Parse a JSON-object annotation value, tolerating garbage (users can edit annotations)."""
+    try:
+        data = json.loads(value) if value else {}
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def json_compact(value: dict[str, str]) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))

@@ -1,0 +1,106 @@
+"""Names, labels and LiveKit ownership markers: every length limit and label key lives here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from switchboard.api import GROUP
+
+DNS_LABEL_MAX = 63
+HASH_LEN = 8
+
+FINALIZER = f"{GROUP}/finalizer"
+CREDENTIALS_ANNOTATION = f"{GROUP}/credentials-version"
+MANAGED_BY = "switchboard"
+
+
+def short_hash(*parts: str, length: int = HASH_LEN) -> str:
+    digest = hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+    return digest[:length]
+
+
+def bounded(name: str, limit: int = DNS_LABEL_MAX) -> str:
+    """`name` if it fits in `limit` chars, else a truncated prefix plus a stable hash suffix.
+
+    The suffix keeps two long names with a common prefix from colliding after truncation.
+    """
+    if len(name) <= limit:
+        return name
+    suffix = short_hash(name)
+    prefix = name[: limit - HASH_LEN - 1].rstrip("-.")
+    return f"{prefix}-{suffix}"
+
+
+def dns_label(*parts: str) -> str:
+    """Join parts into a valid DNS-1123 label (lowercase alphanumerics and '-', <= 63)."""
+    raw = "-".join(p for p in parts if p).lower()
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", raw).strip("-") or "x"
+    return bounded(cleaned).strip("-")
+
+
+def default_agent_name(namespace: str, name: str) -> str:
+    """The LiveKit agent name a VoiceAgent registers under unless spec.agentName is set."""
+    return bounded(f"{namespace}-{name}", 128)
+
+
+def labels(component: str, instance: str, *, version: str | None = None) -> dict[str, str]:
+    """Standard app.kubernetes.io labels for objects the operator creates."""
+    out = {
+        "app.kubernetes.io/name": "switchboard",
+        "app.kubernetes.io/instance": bounded(instance),
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": "switchboard",
+        "app.kubernetes.io/managed-by": "switchboard-operator",
+    }
+    if version:
+        out["app.kubernetes.io/version"] = bounded(version)
+    return out
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Identifies the Kubernetes object that owns a LiveKit object (stored in its metadata)."""
+
+    kind: str
+    namespace: str
+    name: str
+    uid: str
+
+    def livekit_name(self, suffix: str = "") -> str:
+        """A readable LiveKit object name: <namespace>/<name>[/<suffix>] (no limit in LiveKit)."""
+        return "/".join(p for p in (self.namespace, self.name, suffix) if p)
+
+    def metadata(self, role: str) -> str:
+        """JSON for the LiveKit object's metadata: enough to adopt it after a lost status."""
+        return json.dumps(
+            {
+                "managedBy": MANAGED_BY,
+                "kind": self.kind,
+                "namespace": self.namespace,
+                "name": self.name,
+                "uid": self.uid,
+                "role": role,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+
+
+def parse_owner_metadata(metadata: str) -> dict[str, Any] | None:
+    """The ownership record in a LiveKit object's metadata, or None if it is not ours."""
+    try:
+        data = json.loads(metadata) if metadata else None
+    except ValueError:
+        return None
+    if isinstance(data, dict) and data.get("managedBy") == MANAGED_BY:
+        return data
+    return None
+
+
+def owned_by(metadata: str, owner: Owner, role: str) -> bool:
+    data = parse_owner_metadata(metadata)
+    return data is not None and data.get("uid") == owner.uid and data.get("role") == role

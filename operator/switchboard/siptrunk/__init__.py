@@ -1,0 +1,1 @@
+"""SipTrunk reconciliation: pure builders, the LiveKit sync, and the kopf handlers."""

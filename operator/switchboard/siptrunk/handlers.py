@@ -1,0 +1,176 @@
+"""Kopf handlers for SipTrunk: thin wrappers that read the spec, reconcile and patch status."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from switchboard import kube
+from switchboard.api import GROUP, VERSION
+from switchboard.api.siptrunk import SipTrunk, SipTrunkSpec
+from switchboard.conditions import set_condition
+from switchboard.config import OperatorConfig
+from switchboard.livekit.ensure import remove
+from switchboard.livekit.errors import LiveKitError, LiveKitUnavailable
+from switchboard.names import CREDENTIALS_ANNOTATION, Owner
+from switchboard.siptrunk.reconcile import (
+    READY,
+    Event,
+    backoff,
+    inbound_ops,
+    outbound_ops,
+    reconcile,
+)
+from switchboard.state import LiveKitNotConfiguredError, OperatorState
+
+PLURAL = "siptrunks"
+SecretRefIndex = kopf.Index[tuple[str, str], tuple[str, str | None]]
+RESOURCE = (GROUP, VERSION, PLURAL)
+# Read once at import: kopf needs the timer interval when the decorator runs.
+RESYNC_SECONDS = OperatorConfig.from_env().resync_seconds
+
+
+def _owner(body: kopf.Body) -> Owner:
+    meta = body["metadata"]
+    return Owner("SipTrunk", meta["namespace"], meta["name"], meta["uid"])
+
+
+def _post(body: kopf.Body, events: list[Event]) -> None:
+    for event in events:
+        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+
+
+def _patch_status(patch: kopf.Patch, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """Merge-patch only what changed; keys that disappeared are nulled."""
+    for key in old.keys() - new.keys():
+        patch.status[key] = None
+    for key, value in new.items():
+        if old.get(key) != value:
+            patch.status[key] = value
+
+
+def referenced_secrets(spec: SipTrunkSpec) -> set[str]:
+    refs = {
+        section.auth_secret_ref.name
+        for section in (spec.inbound, spec.outbound)
+        if section is not None and section.auth_secret_ref is not None
+    }
+    if spec.livekit is not None:
+        refs.add(spec.livekit.secret_ref.name)
+    return refs
+
+
+async def _sync(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo) -> None:
+    state: OperatorState = memo.state
+    trunk = SipTrunk.model_validate(dict(body))
+    owner = _owner(body)
+    generation = int(body["metadata"].get("generation", 0))
+    old = dict(body.get("status") or {})
+    async with state.locks[owner.uid]:
+        try:
+            lk = await state.livekit_for(owner.namespace, trunk.spec.livekit)
+        except (kube.MissingSecretError, LiveKitNotConfiguredError) as err:
+            conditions = set_condition(
+                list(old.get("conditions", [])), READY, False, "LiveKitNotConfigured", str(err),
+                generation=generation, now=datetime.now(UTC),
+            )  # fmt: skip
+            _patch_status(patch, old, {**old, "conditions": conditions})
+            raise kopf.TemporaryError(str(err), delay=30) from None
+        result = await reconcile(
+            trunk, owner=owner, generation=generation, lk=lk,
+            read_secret=kube.secret_keys, now=datetime.now(UTC), retry=retry,
+        )  # fmt: skip
+    _patch_status(patch, old, result.status)
+    _post(body, result.events)
+    if result.retry_after is not None:
+        ready = next(c for c in result.status["conditions"] if c["type"] in (READY, "Synced"))
+        raise kopf.TemporaryError(ready["message"], delay=result.retry_after)
+
+
+@kopf.on.resume(*RESOURCE)
+@kopf.on.create(*RESOURCE)
+@kopf.on.update(*RESOURCE)
+async def siptrunk_sync(
+    *, body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo, **_: Any
+) -> None:
+    await _sync(body, patch, retry, memo)
+
+
+@kopf.timer(*RESOURCE, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
+async def siptrunk_resync(
+    *, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int = 0, **_: Any
+) -> None:
+    """Drift repair: a trunk edited or deleted out of band in LiveKit comes back."""
+    await _sync(body, patch, retry, memo)
+
+
+@kopf.on.delete(*RESOURCE)
+async def siptrunk_delete(*, body: kopf.Body, retry: int, memo: kopf.Memo, **_: Any) -> None:
+    state: OperatorState = memo.state
+    trunk = SipTrunk.model_validate(dict(body))
+    owner = _owner(body)
+    status = body.get("status") or {}
+    if trunk.spec.deletion_policy == "Orphan":
+        kopf.info(body, reason="Orphaned", message="Left the LiveKit trunks in place")
+        state.forget(owner.uid)
+        return
+    try:
+        lk = await state.livekit_for(owner.namespace, trunk.spec.livekit)
+    except (kube.MissingSecretError, LiveKitNotConfiguredError) as err:
+        # Without credentials nothing can be deleted; blocking deletion forever helps no one.
+        kopf.warn(body, reason="Orphaned", message=f"Cannot reach LiveKit to delete: {err}")
+        return
+    async with state.locks[owner.uid]:
+        try:
+            deleted = [
+                *await remove(inbound_ops(lk), owner, status.get("inboundTrunkID")),
+                *await remove(outbound_ops(lk), owner, status.get("outboundTrunkID")),
+            ]
+        except LiveKitUnavailable as err:
+            raise kopf.TemporaryError(f"waiting for LiveKit: {err}", delay=backoff(retry)) from None
+        except LiveKitError as err:
+            raise kopf.TemporaryError(str(err), delay=max(30.0, backoff(retry))) from None
+    kopf.info(body, reason="Deleted", message=f"Deleted LiveKit trunks {', '.join(deleted)}")
+    state.forget(owner.uid)
+
+
+@kopf.index(*RESOURCE)
+def siptrunk_secret_refs(
+    *, namespace: str | None, name: str, spec: kopf.Spec, annotations: kopf.Annotations, **_: Any
+) -> dict[tuple[str, str], tuple[str, str | None]]:
+    """(namespace, Secret name) -> (SipTrunk name, its credentials-version annotation)."""
+    assert namespace is not None  # SipTrunk is namespaced
+    parsed = SipTrunkSpec.model_validate(dict(spec))
+    seen = annotations.get(CREDENTIALS_ANNOTATION)
+    return {(namespace, secret): (name, seen) for secret in referenced_secrets(parsed)}
+
+
+@kopf.on.event("v1", "secrets")
+async def secret_changed(
+    *,
+    event: kopf.RawEvent,
+    namespace: str | None,
+    name: str,
+    meta: kopf.Meta,
+    **kwargs: Any,
+) -> None:
+    """Credential rotation: nudge each SipTrunk using this Secret so it re-syncs in seconds.
+
+    The nudge is an annotation holding the Secrets' resourceVersions, never their data;
+    an unchanged version (e.g. the initial listing after a restart) writes nothing.
+    """
+    if namespace is None:
+        return
+    refs: SecretRefIndex = kwargs["siptrunk_secret_refs"]
+    version = "deleted" if event.get("type") == "DELETED" else str(meta.get("resourceVersion"))
+    for trunk_name, seen in refs.get((namespace, name), []):
+        versions = kube.annotation_map(seen)
+        if versions.get(name) == version:
+            continue
+        versions[name] = version
+        await kube.patch_annotations(
+            GROUP, VERSION, PLURAL, namespace, trunk_name,
+            {CREDENTIALS_ANNOTATION: kube.json_compact(versions)},
+        )  # fmt: skip

@@ -1,0 +1,212 @@
+"""One SipTrunk reconcile pass: resolve credentials, ensure each LiveKit trunk, compute status.
+
+Kopf-free so it can be driven by handlers, timers and tests alike; the handler maps the
+Result onto status, events and retry delays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from livekit import api
+
+from switchboard.api.siptrunk import SipAuthSecretRef, SipTrunk
+from switchboard.conditions import is_true, rfc3339, set_condition
+from switchboard.kube import MissingSecretError
+from switchboard.livekit.client import LiveKitClient
+from switchboard.livekit.ensure import M, ObjectOps, Outcome, ensure, remove
+from switchboard.livekit.errors import LiveKitRejected, LiveKitUnavailable
+from switchboard.names import Owner, parse_owner_metadata
+from switchboard.siptrunk.builders import (
+    INBOUND,
+    INBOUND_FIELDS,
+    OUTBOUND,
+    OUTBOUND_FIELDS,
+    Credentials,
+    drifted_fields,
+    inbound_trunk,
+    outbound_trunk,
+)
+
+SecretReader = Callable[[str, str, str, str], Awaitable[list[str]]]
+
+READY, SYNCED = "Ready", "Synced"
+BACKOFF_BASE_S, BACKOFF_CAP_S = 1.0, 60.0
+REJECTED_BACKOFF_S = 30.0
+MISSING_SECRET_RETRY_S = 30.0
+
+
+def backoff(retry: int, base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S) -> float:
+    """Exponential backoff: 1, 2, 4, ... seconds, capped."""
+    return float(min(cap, base * (2 ** min(retry, 16))))
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # "Normal" or "Warning"
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Result:
+    status: dict[str, Any]
+    events: list[Event] = field(default_factory=list)
+    retry_after: float | None = None
+
+
+def inbound_ops(lk: LiveKitClient) -> ObjectOps[api.SIPInboundTrunkInfo]:
+    return ObjectOps(
+        role=INBOUND,
+        fields=INBOUND_FIELDS,
+        id_of=lambda t: t.sip_trunk_id,
+        find=lk.list_inbound_trunks,
+        create=lk.create_inbound_trunk,
+        update=lk.update_inbound_trunk,
+        delete=lk.delete_trunk,
+        drifted=drifted_fields,
+    )
+
+
+def outbound_ops(lk: LiveKitClient) -> ObjectOps[api.SIPOutboundTrunkInfo]:
+    return ObjectOps(
+        role=OUTBOUND,
+        fields=OUTBOUND_FIELDS,
+        id_of=lambda t: t.sip_trunk_id,
+        find=lk.list_outbound_trunks,
+        create=lk.create_outbound_trunk,
+        update=lk.update_outbound_trunk,
+        delete=lk.delete_trunk,
+        drifted=drifted_fields,
+    )
+
+
+async def _credentials(
+    read: SecretReader, namespace: str, ref: SipAuthSecretRef | None
+) -> Credentials | None:
+    if ref is None:
+        return None
+    username, password = await read(namespace, ref.name, ref.username_key, ref.password_key)
+    return Credentials(username, password)
+
+
+async def _describe_conflict(lk: LiveKitClient, err: LiveKitRejected, owner: Owner) -> str:
+    """LiveKit's message, plus which SipTrunk holds the other trunk when it is one of ours."""
+    others = err.conflicting_trunk_ids
+    names = []
+    if others:
+        trunks: list[api.SIPInboundTrunkInfo | api.SIPOutboundTrunkInfo] = [
+            *await lk.list_inbound_trunks(others),
+            *await lk.list_outbound_trunks(others),
+        ]
+        for trunk in trunks:
+            data = parse_owner_metadata(trunk.metadata)
+            if data and data.get("uid") != owner.uid:
+                names.append(f"SipTrunk {data['namespace']}/{data['name']}")
+    held = f" (conflicts with {', '.join(sorted(set(names)))})" if names else ""
+    return f"LiveKit rejected the trunk: {err.message}{held}"
+
+
+def _event_for(direction: str, outcome: Outcome) -> Event | None:
+    if outcome.action == "unchanged":
+        return None
+    verb = {
+        "created": "Created",
+        "adopted": "Adopted",
+        "updated": "Updated",
+        "recreated": "Recreated",
+    }[outcome.action]
+    detail = f" (drift in {', '.join(outcome.drift)})" if outcome.drift else ""
+    if outcome.removed_duplicates:
+        detail += f"; removed duplicates {', '.join(outcome.removed_duplicates)}"
+    return Event("Normal", verb, f"{verb} LiveKit {direction} trunk {outcome.object_id}{detail}")
+
+
+async def _sync(
+    ops: ObjectOps[M], owner: Owner, desired: M | None, known_id: str | None
+) -> tuple[str | None, Event | None]:
+    """Ensure (or, when the direction left the spec, remove) one trunk; return its ID and event."""
+    if desired is None:
+        removed = await remove(ops, owner, known_id)
+        if not removed:
+            return None, None
+        return None, Event("Normal", "Deleted", f"Deleted LiveKit {ops.role} trunk {removed[0]}")
+    outcome = await ensure(ops, owner, desired, known_id)
+    return outcome.object_id, _event_for(ops.role, outcome)
+
+
+async def reconcile(
+    trunk: SipTrunk,
+    *,
+    owner: Owner,
+    generation: int,
+    lk: LiveKitClient,
+    read_secret: SecretReader,
+    now: datetime,
+    retry: int = 0,
+) -> Result:
+    spec = trunk.spec
+    old = trunk.status.to_wire() if trunk.status else {}
+    status = dict(old)
+    conditions: list[dict[str, Any]] = list(old.get("conditions", []))
+    events: list[Event] = []
+
+    def cond(type_: str, ok: bool, reason: str, message: str) -> None:
+        nonlocal conditions
+        conditions = set_condition(
+            conditions, type_, ok, reason, message, generation=generation, now=now
+        )
+
+    def finish(retry_after: float | None = None) -> Result:
+        status["conditions"] = conditions
+        status["observedGeneration"] = generation
+        return Result(status, events, retry_after)
+
+    try:
+        inbound_auth = await _credentials(
+            read_secret, owner.namespace, spec.inbound.auth_secret_ref if spec.inbound else None
+        )
+        outbound_auth = await _credentials(
+            read_secret, owner.namespace, spec.outbound.auth_secret_ref if spec.outbound else None
+        )
+    except MissingSecretError as err:
+        cond(READY, False, "SecretNotFound", str(err))
+        events.append(Event("Warning", "SecretNotFound", str(err)))
+        return finish(MISSING_SECRET_RETRY_S)
+
+    inbound = inbound_trunk(owner, spec.inbound, inbound_auth) if spec.inbound else None
+    outbound = outbound_trunk(owner, spec.outbound, outbound_auth) if spec.outbound else None
+    try:
+        in_id, in_event = await _sync(inbound_ops(lk), owner, inbound, old.get("inboundTrunkID"))
+        out_id, out_event = await _sync(
+            outbound_ops(lk), owner, outbound, old.get("outboundTrunkID")
+        )
+    except LiveKitUnavailable as err:
+        cond(SYNCED, False, "LiveKitUnavailable", f"LiveKit unreachable or failing: {err}")
+        return finish(backoff(retry))
+    except LiveKitRejected as err:
+        message = await _describe_conflict(lk, err, owner)
+        reason = "Conflict" if "conflict" in err.message.lower() else "Rejected"
+        cond(SYNCED, False, reason, message)
+        cond(READY, False, reason, message)
+        events.append(Event("Warning", reason, message))
+        return finish(max(REJECTED_BACKOFF_S, backoff(retry)))
+
+    for key, value in (("inboundTrunkID", in_id), ("outboundTrunkID", out_id)):
+        if value:
+            status[key] = value
+        else:
+            status.pop(key, None)
+    new_events = [e for e in (in_event, out_event) if e]
+    events.extend(new_events)
+    changed = bool(new_events)
+    was_synced = is_true(old.get("conditions", []), SYNCED)
+    if changed or not was_synced or "lastSyncTime" not in status:
+        status["lastSyncTime"] = rfc3339(now)
+    cond(SYNCED, True, "Synced", "LiveKit matches the spec")
+    directions = [d for d, s in ((INBOUND, spec.inbound), (OUTBOUND, spec.outbound)) if s]
+    cond(READY, True, "TrunksReady", f"LiveKit {' and '.join(directions)} trunk ready")
+    return finish()

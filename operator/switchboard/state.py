@@ -1,0 +1,55 @@
+"""Process-wide operator state kept in kopf's memo: config, LiveKit clients, per-object locks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from switchboard import kube
+from switchboard.api.common import LiveKitRef
+from switchboard.config import OperatorConfig
+from switchboard.livekit.client import LiveKitClient, LiveKitEndpoint
+
+LIVEKIT_SECRET_KEYS = ("url", "apiKey", "apiSecret")
+
+
+class LiveKitNotConfiguredError(Exception):
+    """Neither spec.livekit nor the operator's default LiveKit is set."""
+
+
+@dataclass
+class OperatorState:
+    config: OperatorConfig
+    clients: dict[LiveKitEndpoint, LiveKitClient] = field(default_factory=dict)
+    # One reconcile at a time per object: handlers, timers and secret-triggered resyncs
+    # would otherwise race to create the same LiveKit object.
+    locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+
+    def client(self, endpoint: LiveKitEndpoint) -> LiveKitClient:
+        if endpoint not in self.clients:
+            self.clients[endpoint] = LiveKitClient(endpoint)
+        return self.clients[endpoint]
+
+    async def livekit_for(self, namespace: str, ref: LiveKitRef | None) -> LiveKitClient:
+        """The client for spec.livekit (a Secret) or the operator default."""
+        if ref is not None:
+            url, key, secret = await kube.secret_keys(
+                namespace, ref.secret_ref.name, *LIVEKIT_SECRET_KEYS
+            )
+            return self.client(LiveKitEndpoint(url, key, secret))
+        default = self.config.default_livekit()
+        if default is None:
+            raise LiveKitNotConfiguredError(
+                "spec.livekit is not set and the operator has no default LiveKit "
+                "(LIVEKIT_URL/LIVEKIT_API_KEY/LIVEKIT_API_SECRET)"
+            )
+        return self.client(default)
+
+    def forget(self, uid: str) -> None:
+        self.locks.pop(uid, None)
+
+    async def aclose(self) -> None:
+        for client in self.clients.values():
+            await client.aclose()
+        self.clients.clear()
