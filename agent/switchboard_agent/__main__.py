@@ -1,0 +1,25 @@
+"""`switchboard-agent [start|dev|...]`: load the config, check providers, run the worker."""
+
+from __future__ import annotations
+
+import sys
+
+from livekit.agents import cli
+
+from switchboard_agent.providers import build_pipeline
+from switchboard_agent.server import build_server
+from switchboard_agent.settings import Runtime, load_config
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point; with no subcommand the worker starts in production mode (`start`)."""
+    args = sys.argv[1:] if argv is None else argv
+    config = load_config()
+    build_pipeline(config.pipeline, config.realtime)  # fail fast on a bad config or key
+    server, _ = build_server(config, Runtime.from_env())
+    sys.argv = [sys.argv[0], *(args or ["start"])]
+    cli.run_app(server)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Who is calling: SIP participant attributes, with the phone number hashed for logs/traces."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from livekit import rtc
+
+ATTR_CALL_ID = "sip.callID"
+ATTR_TRUNK_ID = "sip.trunkID"
+ATTR_RULE_ID = "sip.ruleID"
+ATTR_PHONE_NUMBER = "sip.phoneNumber"
+ATTR_TRUNK_PHONE_NUMBER = "sip.trunkPhoneNumber"
+ATTR_CALL_STATUS = "sip.callStatus"
+
+
+def hash_value(value: str) -> str:
+    """A stable, non-reversible tag for a phone number or identity (sha256, 16 hex digits)."""
+    return "sha256:" + hashlib.sha256(value.strip().encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class CallerInfo:
+    """The remote party of a call. `phone_number` is raw: never log it, use `number_hash`."""
+
+    identity: str = field(repr=False)
+    is_sip: bool
+    call_id: str | None = None
+    trunk_id: str | None = None
+    rule_id: str | None = None
+    trunk_phone_number: str | None = None
+    phone_number: str | None = field(default=None, repr=False)
+
+    @property
+    def number_hash(self) -> str | None:
+        return hash_value(self.phone_number) if self.phone_number else None
+
+    @property
+    def identity_hash(self) -> str:
+        return hash_value(self.identity)
+
+    def log_fields(self) -> dict[str, str]:
+        """Fields safe to log: no raw number, no identity (SIP identities embed the number)."""
+        out = {"caller": self.identity_hash, "sip": str(self.is_sip).lower()}
+        for key, value in (
+            ("sip_call_id", self.call_id),
+            ("sip_trunk_id", self.trunk_id),
+            ("caller_number", self.number_hash),
+        ):
+            if value:
+                out[key] = value
+        return out
+
+    def llm_context(self, *, redact: bool) -> str:
+        """What the LLM is told about the caller (the full number only when not redacting)."""
+        if not self.is_sip:
+            return "The caller joined from a LiveKit client, not a phone line."
+        lines = ["The caller is on a phone line."]
+        if self.phone_number:
+            if redact:
+                tail = "".join(c for c in self.phone_number if c.isdigit())[-4:]
+                lines.append(f"Their number ends in {tail}." if tail else "")
+            else:
+                lines.append(f"Their number is {self.phone_number}.")
+        else:
+            lines.append("Their number is withheld.")
+        if self.trunk_phone_number:
+            lines.append(f"They dialled {self.trunk_phone_number}.")
+        return " ".join(line for line in lines if line)
+
+
+def caller_from_participant(participant: rtc.RemoteParticipant) -> CallerInfo:
+    """Read the SIP attributes livekit-sip sets on a phone caller's participant."""
+    attrs = participant.attributes
+    is_sip = participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_SIP or bool(
+        attrs.get(ATTR_CALL_ID)
+    )
+    return CallerInfo(
+        identity=participant.identity,
+        is_sip=is_sip,
+        call_id=attrs.get(ATTR_CALL_ID) or None,
+        trunk_id=attrs.get(ATTR_TRUNK_ID) or None,
+        rule_id=attrs.get(ATTR_RULE_ID) or None,
+        trunk_phone_number=attrs.get(ATTR_TRUNK_PHONE_NUMBER) or None,
+        phone_number=attrs.get(ATTR_PHONE_NUMBER) or None,
+    )

@@ -1,0 +1,75 @@
+"""The job process side: prewarm (models, tracing) and the per-call entrypoint."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from livekit.agents import AgentSession, AutoSubscribe, JobContext, JobProcess
+from livekit.agents.voice import room_io
+from livekit.agents.voice.turn import TurnHandlingOptions
+from livekit.plugins import silero
+from opentelemetry import trace
+from switchboard_contract import AgentConfig
+
+from switchboard_agent.call import CallLifecycle
+from switchboard_agent.caller import caller_from_participant
+from switchboard_agent.local import PocketsphinxSTT
+from switchboard_agent.persona import SwitchboardAgent
+from switchboard_agent.providers import Pipeline, build_pipeline
+from switchboard_agent.settings import load_config
+from switchboard_agent.telemetry import TurnRecorder, annotate_call, setup_tracing
+
+logger = logging.getLogger("switchboard.agent")
+
+
+def prewarm(proc: JobProcess) -> None:
+    """Runs once per warm process, before it gets a job: load everything slow here."""
+    config = load_config()
+    proc.userdata["config"] = config
+    # before the job's first span (livekit's job_entrypoint root) is started
+    proc.userdata["tracer"] = setup_tracing(config)
+    proc.userdata["vad"] = silero.VAD.load()
+    pipeline = build_pipeline(config.pipeline, config.realtime)
+    if isinstance(pipeline.stt, PocketsphinxSTT):
+        pipeline.stt.load()
+    proc.userdata["pipeline"] = pipeline
+
+
+def _session(config: AgentConfig, pipeline: Pipeline, vad: Any) -> AgentSession[None]:
+    realtime = config.realtime is not None
+    providers: dict[str, Any] = {"llm": pipeline.llm}
+    if pipeline.stt is not None:
+        providers["stt"] = pipeline.stt
+    if pipeline.tts is not None:
+        providers["tts"] = pipeline.tts
+    return AgentSession(
+        **providers,
+        vad=vad,
+        turn_handling=TurnHandlingOptions(turn_detection="realtime_llm" if realtime else "vad"),
+        user_away_timeout=None,
+    )
+
+
+async def entrypoint(ctx: JobContext) -> None:
+    """One call: wait for the caller, start the session, greet; the session ends the job."""
+    config: AgentConfig = ctx.proc.userdata["config"]
+    pipeline: Pipeline = ctx.proc.userdata["pipeline"]
+    await ctx.connect(auto_subscribe=AutoSubscribe.AUDIO_ONLY)
+    participant = await ctx.wait_for_participant()
+    caller = caller_from_participant(participant)
+    annotate_call(config, caller)
+    logger.info("call started", extra={**caller.log_fields(), "room": ctx.room.name})
+
+    session = _session(config, pipeline, ctx.proc.userdata["vad"])
+    TurnRecorder(trace.get_current_span()).attach(session)
+    call = CallLifecycle(ctx, session, caller, config.max_call_duration)
+    await session.start(
+        agent=SwitchboardAgent(config=config, caller=caller),
+        room=ctx.room,
+        room_options=room_io.RoomOptions(
+            participant_identity=caller.identity, close_on_disconnect=True
+        ),
+        record=False,
+    )
+    call.start_timer()

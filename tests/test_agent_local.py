@@ -1,0 +1,116 @@
+"""Unit tests of the offline providers: scripted LLM, flite TTS, pocketsphinx STT."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from livekit import rtc
+from livekit.agents import llm
+from switchboard_agent.caller import CallerInfo
+from switchboard_agent.local import FliteTTS, PocketsphinxSTT, ScriptedLLM
+from switchboard_agent.persona import SwitchboardAgent
+from switchboard_contract import DialogueScript
+
+from tests.fixtures.tiers import require_binary
+from tests.support.agent_configs import SCRIPT, offline_config
+
+pytestmark = pytest.mark.unit
+
+
+def _flite() -> None:
+    found = shutil.which("flite")
+    require_binary(Path(found) if found else None, "flite")
+
+
+def _tools() -> list[llm.Tool | llm.Toolset]:
+    caller = CallerInfo(identity="sip_x", is_sip=True, phone_number="+15550001111")
+    return list(SwitchboardAgent(config=offline_config(), caller=caller).tools)
+
+
+async def _ask(model: ScriptedLLM, ctx: llm.ChatContext) -> tuple[str, list[llm.FunctionToolCall]]:
+    text, calls = "", []
+    async with model.chat(chat_ctx=ctx, tools=_tools()) as stream:
+        async for chunk in stream:
+            if chunk.delta:
+                text += chunk.delta.content or ""
+                calls += chunk.delta.tool_calls
+    return text, calls
+
+
+def _user(text: str) -> llm.ChatContext:
+    ctx = llm.ChatContext.empty()
+    ctx.add_message(role="system", content="sys")
+    ctx.add_message(role="user", content=text)
+    return ctx
+
+
+def test_scripted_match() -> None:
+    model = ScriptedLLM(DialogueScript.model_validate(SCRIPT))
+    assert model.match("what are your opening hours").name == "hours"  # type: ignore[union-attr]
+    assert model.match("Can I talk to a HUMAN?").name == "operator"  # type: ignore[union-attr]
+    assert model.match("hoursss") is None  # whole words only
+    assert model.match("") is None
+
+
+async def test_scripted_reply_and_fallback() -> None:
+    model = ScriptedLLM(DialogueScript.model_validate(SCRIPT))
+    text, calls = await _ask(model, _user("when are you open"))
+    assert text == SCRIPT["intents"][0]["reply"] and calls == []
+    text, calls = await _ask(model, _user("tell me a joke"))
+    assert text == SCRIPT["fallback"] and calls == []
+
+
+async def test_scripted_tool_calls() -> None:
+    model = ScriptedLLM(DialogueScript.model_validate(SCRIPT))
+    text, calls = await _ask(model, _user("operator please"))
+    assert text.startswith("Transferring")
+    assert [(c.name, json.loads(c.arguments)) for c in calls] == [
+        ("transfer_call", {"target": "frontdesk"})
+    ]
+    text, calls = await _ask(model, _user("ok bye"))
+    assert [c.name for c in calls] == ["end_call"]
+    # after the tool ran, the script has nothing more to say
+    ctx = _user("ok bye")
+    ctx.insert(llm.FunctionCall(call_id="c1", name="end_call", arguments="{}"))
+    ctx.insert(llm.FunctionCallOutput(call_id="c1", name="end_call", output="", is_error=False))
+    assert await _ask(model, ctx) == ("", [])
+
+
+async def test_flite_then_pocketsphinx_round_trip() -> None:
+    _flite()
+    tts = FliteTTS(voice="slt")
+    stt = PocketsphinxSTT()
+    frames = [ev.frame async for ev in tts.synthesize("What are your opening hours?")]
+    assert frames and frames[0].sample_rate == 16000
+    event = await stt.recognize(frames)
+    text = event.alternatives[0].text
+    assert "opening hours" in text, text
+
+
+async def test_pocketsphinx_resamples_48k_stereo() -> None:
+    _flite()
+    pcm = await FliteTTS().synthesize_pcm16("goodbye")
+    mono = rtc.AudioFrame(pcm, 16000, 1, len(pcm) // 2)
+    up = rtc.AudioResampler(16000, 48000, num_channels=1)
+    frames48 = [*up.push(mono), *up.flush()]
+    data = b"".join(bytes(f.data) for f in frames48)
+
+    samples = np.frombuffer(data, dtype=np.int16)
+    stereo = np.repeat(samples, 2).tobytes()
+    frame = rtc.AudioFrame(stereo, 48000, 2, len(samples))
+    event = await PocketsphinxSTT().recognize([frame])
+    assert "goodbye" in event.alternatives[0].text
+
+
+def test_flite_rejects_missing_binary() -> None:
+    with pytest.raises(ValueError, match="not found"):
+        FliteTTS(binary="/nonexistent/flite")
+
+
+def test_pocketsphinx_is_english_only() -> None:
+    with pytest.raises(ValueError, match="English"):
+        PocketsphinxSTT(language="de-DE")
