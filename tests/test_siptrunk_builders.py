@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from google.protobuf.json_format import MessageToDict
 from livekit import api
-
 from switchboard.api.siptrunk import SipTrunkSpec
 from switchboard.conditions import set_condition
 from switchboard.names import Owner, bounded, dns_label, owned_by, parse_owner_metadata

@@ -1,4 +1,4 @@
-"""SipTrunk reconcile passes against a real livekit-server: create, adopt, drift, conflicts, outage."""
+"""SipTrunk reconcile passes on a real livekit-server: create, adopt, drift, conflict, outage."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from livekit import api
-
 from switchboard.api.siptrunk import SipTrunk
 from switchboard.kube import MissingSecretError
 from switchboard.livekit.client import LiveKitClient
