@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.tiers",
     "tests.fixtures.livekit",
     "tests.fixtures.kube",
+    "tests.fixtures.operator",
 ]
