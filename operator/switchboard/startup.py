@@ -34,3 +34,14 @@ async def close(memo: kopf.Memo, **_: Any) -> None:
     state: OperatorState | None = memo.get("state")
     if state is not None:
         await state.aclose()
+
+
+@kopf.on.probe(id="livekitCalls")
+def livekit_calls(memo: kopf.Memo, **_: Any) -> dict[str, int]:
+    """LiveKit API calls by method since start (on the liveness endpoint, for benchmarks/ops)."""
+    state: OperatorState | None = memo.get("state")
+    totals: dict[str, int] = {}
+    for client in state.clients.values() if state else []:
+        for op, n in client.calls.items():
+            totals[op] = totals.get(op, 0) + n
+    return totals

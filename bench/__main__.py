@@ -1,0 +1,28 @@
+"""`python -m bench [name ...]`: run the named benchmarks (default: all)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS = {
+    "siptrunk": "bench.siptrunk_bench",
+    "agent": "bench.agent_bench",
+}
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(BENCHMARKS)
+    failed = []
+    for name in names:
+        print(f"== bench {name} ==", flush=True)
+        module = importlib.import_module(BENCHMARKS[name])
+        if module.main([]) != 0:
+            failed.append(name)
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
