@@ -98,8 +98,8 @@ async def test_lifecycle_create_update_delete(
     # Update: the outbound section is removed, the inbound gets a second number.
     kube.custom.patch_namespaced_custom_object(
         GROUP, VERSION, kube.namespace, "siptrunks", "carrier",
-        [{"op": "remove", "path": "/spec/outbound"},
-         {"op": "add", "path": "/spec/inbound/numbers/-", "value": "+15550100101"}],
+        {"spec": {"outbound": None,
+                  "inbound": {"numbers": ["+15550100100", "+15550100101"]}}},
     )  # fmt: skip
     obj = wait_condition(kube, op, "carrier", "Ready", "True")
     assert "outboundTrunkID" not in obj["status"]

@@ -91,7 +91,8 @@ def openapi_schema(model: type[BaseModel]) -> Schema:
         "properties": {
             "apiVersion": {"type": "string", "description": "API version of this object."},
             "kind": {"type": "string", "description": "Kind of this object."},
-            "metadata": {"type": "object", "description": "Standard object metadata."},
+            # The API server forbids anything but `type` here (metadata is implicit).
+            "metadata": {"type": "object"},
             "spec": props["spec"],
             "status": props["status"],
         },

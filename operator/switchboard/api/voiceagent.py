@@ -226,7 +226,7 @@ class Telephony(Model):
     dispatch: Dispatch = Field(
         default_factory=Dispatch,
         description="Room assignment for calls.",
-        json_schema_extra={"default": {}},
+        json_schema_extra={"default": Dispatch().to_wire()},
     )
     transfer_targets: list[TransferTarget] = Field(
         default_factory=list,
@@ -330,7 +330,7 @@ class VoiceAgentSpec(Model):
     scaling: Scaling = Field(
         default_factory=Scaling,
         description="Worker fleet sizing.",
-        json_schema_extra={"default": {}},
+        json_schema_extra={"default": Scaling().to_wire()},
     )
     resources: ResourceRequirements | None = Field(
         default=None, description="Worker container resources."
@@ -343,7 +343,7 @@ class VoiceAgentSpec(Model):
     telemetry: Telemetry = Field(
         default_factory=Telemetry,
         description="Tracing of calls.",
-        json_schema_extra={"default": {}},
+        json_schema_extra={"default": Telemetry().to_wire()},
     )
 
 
