@@ -44,6 +44,7 @@ class SimCaller:
     utterances: asyncio.Queue[Utterance] = field(default_factory=asyncio.Queue)
     agent_joined: asyncio.Event = field(default_factory=asyncio.Event)
     agent_audio: asyncio.Event = field(default_factory=asyncio.Event)
+    disconnected: asyncio.Event = field(default_factory=asyncio.Event)
     speech_ended_at: float = 0.0
     _source: rtc.AudioSource | None = None
     _say: asyncio.Queue[bytes] = field(default_factory=asyncio.Queue)
@@ -52,6 +53,7 @@ class SimCaller:
     async def connect(self) -> SimCaller:
         self.room.on("track_subscribed", self._on_track)
         self.room.on("participant_connected", self._on_participant)
+        self.room.on("disconnected", lambda *_: self.disconnected.set())
         await self.room.connect(self.url, self.token)
         for p in self.room.remote_participants.values():
             self._on_participant(p)

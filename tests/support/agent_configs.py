@@ -22,7 +22,7 @@ SCRIPT: dict[str, Any] = {
         },
         {
             "name": "goodbye",
-            "keywords": ["goodbye", "bye"],
+            "keywords": ["goodbye", "bye", "hang up"],
             "reply": "Thank you for calling. Goodbye.",
             "action": {"type": "hangup"},
         },

@@ -1,0 +1,153 @@
+"""livekit tier: capacity (callsPerWorker), hangup, end_call, maxCallDuration, SIGTERM drain."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from livekit import api
+from switchboard_agent.local import FliteTTS, PocketsphinxSTT
+
+from devstack.livekit import LiveKitStack
+from tests.support.agent_caller import transcribe
+from tests.support.agent_livekit import (  # noqa: F401 (fixtures)
+    WorkerFactory,
+    agent_in_room,
+    agent_worker,
+    dispatch,
+    join,
+    lkapi,
+    room_name,
+)
+from tests.support.agent_worker import wait_for
+
+pytestmark = pytest.mark.livekit
+
+# a few load-report intervals (0.5 s): long enough for a wrongly accepted job to show up
+SETTLE = 3.0
+
+
+async def _until(check: object, timeout: float = 30) -> None:
+    async def poll() -> None:
+        while not await check():  # type: ignore[operator]
+            await asyncio.sleep(0.1)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+async def test_calls_per_worker_is_exact(
+    agent_worker: WorkerFactory,  # noqa: F811
+    lkapi: api.LiveKitAPI,  # noqa: F811
+) -> None:
+    worker = agent_worker(callsPerWorker=1)
+    name = worker.config["agentName"]
+    rooms = [room_name("cap") for _ in range(3)]
+    for room in rooms:
+        await lkapi.room.create_room(api.CreateRoomRequest(name=room))
+    # three dispatches inside one load-report window (livekit/agents#4884)
+    await asyncio.gather(
+        *(
+            lkapi.agent_dispatch.create_dispatch(
+                api.CreateAgentDispatchRequest(agent_name=name, room=room)
+            )
+            for room in rooms
+        )
+    )
+
+    async def any_joined() -> bool:
+        return any([await agent_in_room(lkapi, r) for r in rooms])
+
+    await _until(any_joined)
+    await asyncio.sleep(SETTLE)
+    joined = [r for r in rooms if await agent_in_room(lkapi, r)]
+    assert len(joined) == 1, joined
+    assert worker.metric("switchboard_agent_jobs_accepted_total") == 1
+    assert worker.metric("switchboard_agent_active_calls") == 1
+    assert worker.worker_info().get("active_jobs") == 1
+
+
+async def test_hangup_frees_the_slot(
+    livekit_server: LiveKitStack,
+    agent_worker: WorkerFactory,  # noqa: F811
+    lkapi: api.LiveKitAPI,  # noqa: F811
+) -> None:
+    worker = agent_worker()
+    room = room_name()
+    await dispatch(lkapi, worker.config["agentName"], room)
+    caller = await join(livekit_server, room)
+    await caller.next_utterance()  # greeting
+    assert worker.worker_info().get("active_jobs") == 1
+    await caller.close()
+    # zero values are omitted from /worker
+    await asyncio.to_thread(
+        wait_for, lambda: "active_jobs" not in worker.worker_info(), 30, "job end"
+    )
+    assert worker.log_contains('"call ended"')
+    assert worker.metric("switchboard_agent_active_calls") == 0
+
+
+async def test_end_call_tool_hangs_up(
+    livekit_server: LiveKitStack,
+    agent_worker: WorkerFactory,  # noqa: F811
+    lkapi: api.LiveKitAPI,  # noqa: F811
+) -> None:
+    worker = agent_worker()
+    room = room_name()
+    await dispatch(lkapi, worker.config["agentName"], room)
+    caller = await join(livekit_server, room)
+    try:
+        await caller.next_utterance()  # greeting
+        await caller.say("Please hang up now.", FliteTTS())
+        bye = await caller.next_utterance()
+        assert "goodbye" in transcribe(bye.pcm, PocketsphinxSTT())
+        await asyncio.wait_for(caller.disconnected.wait(), 30)  # the room was deleted
+    finally:
+        await caller.close()
+
+
+async def test_max_call_duration_ends_the_call(
+    livekit_server: LiveKitStack,
+    agent_worker: WorkerFactory,  # noqa: F811
+    lkapi: api.LiveKitAPI,  # noqa: F811
+) -> None:
+    worker = agent_worker(maxCallDuration=3)
+    room = room_name()
+    await dispatch(lkapi, worker.config["agentName"], room)
+    caller = await join(livekit_server, room)
+    try:
+        await asyncio.wait_for(caller.disconnected.wait(), 60)
+    finally:
+        await caller.close()
+    assert worker.log_contains("maxCallDuration reached")
+
+
+async def test_sigterm_drains(
+    livekit_server: LiveKitStack,
+    agent_worker: WorkerFactory,  # noqa: F811
+    lkapi: api.LiveKitAPI,  # noqa: F811
+) -> None:
+    worker = agent_worker(drainTimeout=120)
+    name = worker.config["agentName"]
+    room = room_name()
+    await dispatch(lkapi, name, room)
+    caller = await join(livekit_server, room)
+    try:
+        await caller.next_utterance()  # greeting: the call is up
+        worker.sigterm()
+        await asyncio.to_thread(
+            wait_for, lambda: worker.log_contains("draining worker"), 30, "drain"
+        )
+        # no new calls while draining
+        late = room_name("late")
+        await dispatch(lkapi, name, late)
+        # the active call goes on
+        await caller.say("What are your opening hours?", FliteTTS())
+        answer = await caller.next_utterance()
+        heard = transcribe(answer.pcm, PocketsphinxSTT())
+        assert sum(w in heard for w in ("open", "nine", "five", "monday", "friday")) >= 2, heard
+        assert worker.proc is not None and worker.proc.alive()
+    finally:
+        await caller.close()  # the caller hangs up: the call completes
+    code = await asyncio.to_thread(worker.wait_exit, 60)
+    assert code == 0, worker.log()[-3000:]
+    assert not await agent_in_room(lkapi, late)
