@@ -42,6 +42,36 @@ def dns_label(*parts: str) -> str:
     return bounded(cleaned).strip("-")
 
 
+VOICEAGENT_LABEL = f"{GROUP}/voiceagent"
+WORKER_COMPONENT = "agent-worker"
+POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
+CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
+TRUNKS_ANNOTATION = f"{GROUP}/trunks-version"
+
+
+def worker_name(voiceagent: str) -> str:
+    """Deployment and PodDisruptionBudget of a VoiceAgent's workers."""
+    return dns_label(voiceagent, "worker")
+
+
+def worker_config_name(voiceagent: str) -> str:
+    """ConfigMap with the rendered AgentConfig."""
+    return dns_label(voiceagent, "agent-config")
+
+
+def worker_secret_name(voiceagent: str) -> str:
+    """Secret with the workers' LiveKit credentials and report token."""
+    return dns_label(voiceagent, "worker")
+
+
+def worker_selector(voiceagent: str) -> dict[str, str]:
+    """Labels that select exactly one VoiceAgent's worker pods (values <= 63 chars)."""
+    return {
+        "app.kubernetes.io/component": WORKER_COMPONENT,
+        VOICEAGENT_LABEL: bounded(voiceagent),
+    }
+
+
 def default_agent_name(namespace: str, name: str) -> str:
     """The LiveKit agent name a VoiceAgent registers under unless spec.agentName is set."""
     return bounded(f"{namespace}-{name}", 128)

@@ -1,0 +1,1 @@
+"""VoiceAgent reconciliation: dispatch rule, worker fleet, and event-driven scaling."""
