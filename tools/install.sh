@@ -72,7 +72,9 @@ install_kwok() {
 }
 
 install_helm() {
-  go_install "$SWITCHBOARD_CACHE/helm-$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  # helm reports its version from an ldflag (go install alone would say "v3.21").
+  go_install "$SWITCHBOARD_CACHE/helm-$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" \
+    "GOFLAGS=-buildvcs=false -ldflags=-X=helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
 }
 
 ALL=(uv system livekit_server etcd kubernetes kwok helm)
