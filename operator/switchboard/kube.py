@@ -10,6 +10,8 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from switchboard.api import GROUP, VERSION
+
 
 class MissingSecretError(Exception):
     """A referenced Secret or key is absent; the message names it (never its values)."""
@@ -73,3 +75,22 @@ def annotation_map(value: str | None) -> dict[str, str]:
 
 def json_compact(value: dict[str, str]) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+async def nudge(
+    plural: str, namespace: str, name: str, annotation: str, seen: str | None,
+    source: str, version: str,
+) -> bool:  # fmt: skip
+    """Record `source`'s new `version` in a JSON annotation, which triggers kopf's on.update.
+
+    Used to re-sync an object when something it depends on changes (a Secret, a SipTrunk's
+    status). An unchanged version writes nothing, so restarts and relists are free.
+    """
+    versions = annotation_map(seen)
+    if versions.get(source) == version:
+        return False
+    versions[source] = version
+    await patch_annotations(
+        GROUP, VERSION, plural, namespace, name, {annotation: json_compact(versions)}
+    )
+    return True

@@ -15,14 +15,8 @@ from switchboard.config import OperatorConfig
 from switchboard.livekit.ensure import remove
 from switchboard.livekit.errors import LiveKitError, LiveKitUnavailable
 from switchboard.names import CREDENTIALS_ANNOTATION, Owner
-from switchboard.siptrunk.reconcile import (
-    READY,
-    Event,
-    backoff,
-    inbound_ops,
-    outbound_ops,
-    reconcile,
-)
+from switchboard.outcomes import Event, backoff
+from switchboard.siptrunk.reconcile import READY, inbound_ops, outbound_ops, reconcile
 from switchboard.state import LiveKitNotConfiguredError, OperatorState
 
 PLURAL = "siptrunks"
@@ -166,11 +160,4 @@ async def secret_changed(
     refs: SecretRefIndex = kwargs["siptrunk_secret_refs"]
     version = "deleted" if event.get("type") == "DELETED" else str(meta.get("resourceVersion"))
     for trunk_name, seen in refs.get((namespace, name), []):
-        versions = kube.annotation_map(seen)
-        if versions.get(name) == version:
-            continue
-        versions[name] = version
-        await kube.patch_annotations(
-            GROUP, VERSION, PLURAL, namespace, trunk_name,
-            {CREDENTIALS_ANNOTATION: kube.json_compact(versions)},
-        )  # fmt: skip
+        await kube.nudge(PLURAL, namespace, trunk_name, CREDENTIALS_ANNOTATION, seen, name, version)

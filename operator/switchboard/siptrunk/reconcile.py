@@ -17,9 +17,10 @@ from switchboard.api.siptrunk import SipAuthSecretRef, SipTrunk
 from switchboard.conditions import is_true, rfc3339, set_condition
 from switchboard.kube import MissingSecretError
 from switchboard.livekit.client import LiveKitClient
-from switchboard.livekit.ensure import M, ObjectOps, Outcome, ensure, remove
+from switchboard.livekit.ensure import M, ObjectOps, ensure, remove
 from switchboard.livekit.errors import LiveKitRejected, LiveKitUnavailable
 from switchboard.names import Owner, parse_owner_metadata
+from switchboard.outcomes import REJECTED_BACKOFF_S, Event, backoff, outcome_event
 from switchboard.siptrunk.builders import (
     INBOUND,
     INBOUND_FIELDS,
@@ -34,21 +35,7 @@ from switchboard.siptrunk.builders import (
 SecretReader = Callable[[str, str, str, str], Awaitable[list[str]]]
 
 READY, SYNCED = "Ready", "Synced"
-BACKOFF_BASE_S, BACKOFF_CAP_S = 1.0, 60.0
-REJECTED_BACKOFF_S = 30.0
 MISSING_SECRET_RETRY_S = 30.0
-
-
-def backoff(retry: int, base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S) -> float:
-    """Exponential backoff: 1, 2, 4, ... seconds, capped."""
-    return float(min(cap, base * (2 ** min(retry, 16))))
-
-
-@dataclass(frozen=True)
-class Event:
-    type: str  # "Normal" or "Warning"
-    reason: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -110,21 +97,6 @@ async def _describe_conflict(lk: LiveKitClient, err: LiveKitRejected, owner: Own
     return f"LiveKit rejected the trunk: {err.message}{held}"
 
 
-def _event_for(direction: str, outcome: Outcome) -> Event | None:
-    if outcome.action == "unchanged":
-        return None
-    verb = {
-        "created": "Created",
-        "adopted": "Adopted",
-        "updated": "Updated",
-        "recreated": "Recreated",
-    }[outcome.action]
-    detail = f" (drift in {', '.join(outcome.drift)})" if outcome.drift else ""
-    if outcome.removed_duplicates:
-        detail += f"; removed duplicates {', '.join(outcome.removed_duplicates)}"
-    return Event("Normal", verb, f"{verb} LiveKit {direction} trunk {outcome.object_id}{detail}")
-
-
 async def _sync(
     ops: ObjectOps[M], owner: Owner, desired: M | None, known_id: str | None
 ) -> tuple[str | None, Event | None]:
@@ -135,7 +107,7 @@ async def _sync(
             return None, None
         return None, Event("Normal", "Deleted", f"Deleted LiveKit {ops.role} trunk {removed[0]}")
     outcome = await ensure(ops, owner, desired, known_id)
-    return outcome.object_id, _event_for(ops.role, outcome)
+    return outcome.object_id, outcome_event(f"LiveKit {ops.role} trunk", outcome)
 
 
 async def reconcile(
