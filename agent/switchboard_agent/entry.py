@@ -17,6 +17,7 @@ from switchboard_agent.caller import caller_from_participant
 from switchboard_agent.local import PocketsphinxSTT
 from switchboard_agent.persona import SwitchboardAgent
 from switchboard_agent.providers import Pipeline, build_pipeline
+from switchboard_agent.redact import PII_FILTER, install_pii_log_filter
 from switchboard_agent.settings import load_config
 from switchboard_agent.telemetry import TurnRecorder, annotate_call, setup_tracing
 
@@ -27,6 +28,8 @@ def prewarm(proc: JobProcess) -> None:
     """Runs once per warm process, before it gets a job: load everything slow here."""
     config = load_config()
     proc.userdata["config"] = config
+    if config.telemetry.redact_pii:
+        install_pii_log_filter()
     # before the job's first span (livekit's job_entrypoint root) is started
     proc.userdata["tracer"] = setup_tracing(config)
     proc.userdata["vad"] = silero.VAD.load()
@@ -58,6 +61,8 @@ async def entrypoint(ctx: JobContext) -> None:
     await ctx.connect(auto_subscribe=AutoSubscribe.AUDIO_ONLY)
     participant = await ctx.wait_for_participant()
     caller = caller_from_participant(participant)
+    if config.telemetry.redact_pii:
+        PII_FILTER.add_sensitive(caller.identity, caller.phone_number)
     annotate_call(config, caller)
     logger.info("call started", extra={**caller.log_fields(), "room": ctx.room.name})
 

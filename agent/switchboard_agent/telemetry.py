@@ -10,7 +10,7 @@ from livekit.agents.voice import AgentSession, ConversationItemAddedEvent
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from switchboard_contract import AgentConfig
@@ -52,6 +52,17 @@ def static_attributes(config: AgentConfig) -> dict[str, str]:
     }
 
 
+class _FlushOnRootEnd(SpanProcessor):
+    """Exports the call's trace as soon as its root span ends (job processes exit after)."""
+
+    def __init__(self, batch: BatchSpanProcessor) -> None:
+        self._batch = batch
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if span.parent is None:
+            self._batch.force_flush(timeout_millis=5000)
+
+
 def setup_tracing(config: AgentConfig) -> TracerProvider | None:
     """Install the OTLP exporter for livekit-agents' tracer (call in the job process)."""
     tel = config.telemetry
@@ -63,7 +74,9 @@ def setup_tracing(config: AgentConfig) -> TracerProvider | None:
         sampler=ParentBased(TraceIdRatioBased(tel.sampling_ratio)),
     )
     exporter = OTLPSpanExporter(endpoint=traces_url(tel.otlp_endpoint), timeout=5)
-    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=1000))
+    batch = BatchSpanProcessor(exporter, schedule_delay_millis=1000)
+    provider.add_span_processor(batch)
+    provider.add_span_processor(_FlushOnRootEnd(batch))
     telemetry.set_tracer_provider(provider, metadata=dict(attrs), allow_pii=not tel.redact_pii)
     return provider
 
