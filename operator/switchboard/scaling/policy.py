@@ -1,0 +1,176 @@
+"""The scaling decision: desired workers, scale-down eligibility and pod deletion costs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from switchboard.api.common import parse_duration
+from switchboard.api.voiceagent import Scaling
+
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+# A busy worker's deletion cost per active call: far above every idle cost (which is negative).
+BUSY_COST_PER_CALL = 1_000_000
+
+
+@dataclass(frozen=True)
+class ScalingParams:
+    """The scaling knobs of one VoiceAgent, in plain numbers (seconds for durations)."""
+
+    calls_per_worker: int
+    warm_workers: int
+    min_workers: int
+    max_workers: int
+    scale_down_delay_s: float
+
+    def __post_init__(self) -> None:
+        if self.calls_per_worker < 1:
+            raise ValueError("calls_per_worker must be at least 1")
+        if self.warm_workers < 0 or self.min_workers < 0 or self.scale_down_delay_s < 0:
+            raise ValueError("warm_workers, min_workers and scale_down_delay_s must be >= 0")
+        if self.min_workers > self.max_workers:
+            raise ValueError("min_workers must be less than or equal to max_workers")
+
+    @classmethod
+    def from_spec(cls, scaling: Scaling) -> ScalingParams:
+        """The parameters of a VoiceAgent's `spec.scaling`."""
+        return cls(
+            calls_per_worker=scaling.calls_per_worker,
+            warm_workers=scaling.warm_workers,
+            min_workers=scaling.min_workers,
+            max_workers=scaling.max_workers,
+            scale_down_delay_s=parse_duration(scaling.scale_down_delay).total_seconds(),
+        )
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    """What the scaler knows about one worker pod.
+
+    `idle_since` is when `active_calls` last became 0 (or when the pod became ready with no
+    call); None while the worker is busy or not ready. `terminating` pods (deleted, draining
+    their calls) are no longer part of the replica count and never take a new call.
+    """
+
+    name: str
+    ready: bool
+    active_calls: int
+    idle_since: float | None
+    terminating: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one scaling evaluation.
+
+    `desired` is the replica count to request now; `raw_desired` the formula's target before the
+    scale-down delay. `deletion_cost` maps each live pod to its
+    `controller.kubernetes.io/pod-deletion-cost`. `recheck_after_s`, when set, is how long until
+    a pending scale-down becomes eligible: evaluate again then. The counts describe the fleet
+    for the status: `active_calls` counts every call in progress (draining pods and calls still
+    waiting for a worker included), `ready` the ready live workers, of which `idle` have spare
+    capacity and `busy` are at capacity.
+    """
+
+    desired: int
+    raw_desired: int
+    deletion_cost: dict[str, int] = field(default_factory=dict)
+    recheck_after_s: float | None = None
+    active_calls: int = 0
+    idle: int = 0
+    busy: int = 0
+    ready: int = 0
+
+
+def desired_workers(active_calls: int, p: ScalingParams) -> int:
+    """clamp(ceil((active_calls + warm_workers) / calls_per_worker), min_workers, max_workers)."""
+    needed = math.ceil((max(0, active_calls) + p.warm_workers) / p.calls_per_worker)
+    return max(p.min_workers, min(p.max_workers, needed))
+
+
+def deletion_costs(workers: Sequence[WorkerState], now: float) -> dict[str, int]:
+    """Pod deletion costs so that a ReplicaSet scale-down removes idle pods, longest-idle first.
+
+    - A worker with calls costs `BUSY_COST_PER_CALL * active_calls`: busy pods go last, the
+      most loaded very last.
+    - An idle ready worker costs `int(idle_since) - 2**31` (clamped into [-2**31, -1]): always
+      negative, lower the longer it has been idle. It depends on `idle_since` only, not on
+      `now`, so a cost changes only when the worker turns busy or idle and the caller patches
+      pods on those transitions alone, not on every evaluation.
+    - A worker that is not ready and has no call (still starting) costs -2**31; the ReplicaSet
+      removes not-ready pods before ready ones whatever their cost.
+    - Terminating workers get no entry: they are already leaving.
+    """
+    costs: dict[str, int] = {}
+    for w in workers:
+        if w.terminating:
+            continue
+        if w.active_calls > 0:
+            costs[w.name] = min(INT32_MAX, BUSY_COST_PER_CALL * w.active_calls)
+        elif not w.ready:
+            costs[w.name] = INT32_MIN
+        else:
+            since = now if w.idle_since is None else w.idle_since
+            costs[w.name] = max(INT32_MIN, min(-1, math.floor(since) - 2**31))
+    return costs
+
+
+def _idle_age(w: WorkerState, now: float) -> float | None:
+    """How long a live, ready worker without calls has been idle (None if it is not idle)."""
+    if w.terminating or not w.ready or w.active_calls > 0 or w.idle_since is None:
+        return None
+    return max(0.0, now - w.idle_since)
+
+
+def decide(
+    workers: Sequence[WorkerState],
+    current_replicas: int,
+    p: ScalingParams,
+    now: float,
+    pending_calls: int = 0,
+) -> Decision:
+    """One scaling evaluation; call it on every call start or end, pod change and at recheck.
+
+    The demand is the calls on live (non-terminating) workers plus `pending_calls`: calls that
+    are known (e.g. a LiveKit room with a caller) but have no worker yet. Counting them is what
+    keeps a burst that outruns the warm pool from being served one pod start at a time.
+
+    - Scale up happens at once to `raw_desired = desired_workers(demand)`. Pods that are still
+      starting count toward it (they are part of `current_replicas`), so a burst is not
+      over-provisioned while its pods start.
+    - Scale down happens only by the number of ready workers that have had no call for at least
+      `scale_down_delay_s`, never below `raw_desired`. Busy workers are never counted, and the
+      deletion costs make the ReplicaSet remove the longest-idle pods first and busy pods last.
+      When some of the surplus is idle but not yet long enough, `recheck_after_s` says when the
+      next one becomes eligible.
+    - The result is never above `max_workers` nor below `min_workers`. (Lowering maxWorkers below
+      the busy workers does remove busy pods; they drain their calls within the grace period.)
+    """
+    live = [w for w in workers if not w.terminating]
+    ready = [w for w in live if w.ready]
+    demand = sum(w.active_calls for w in live) + max(0, pending_calls)
+    raw = desired_workers(demand, p)
+
+    ages = [a for a in (_idle_age(w, now) for w in live) if a is not None]
+    eligible = sum(1 for a in ages if a >= p.scale_down_delay_s)
+    desired = raw if raw >= current_replicas else max(raw, current_replicas - eligible)
+    desired = max(p.min_workers, min(p.max_workers, desired))
+
+    recheck: float | None = None
+    if desired > raw:
+        waits = [p.scale_down_delay_s - a for a in ages if a < p.scale_down_delay_s]
+        recheck = min(waits) if waits else None
+
+    busy = sum(1 for w in ready if w.active_calls >= p.calls_per_worker)
+    return Decision(
+        desired=desired,
+        raw_desired=raw,
+        deletion_cost=deletion_costs(workers, now),
+        recheck_after_s=recheck,
+        active_calls=sum(w.active_calls for w in workers) + max(0, pending_calls),
+        idle=len(ready) - busy,
+        busy=busy,
+        ready=len(ready),
+    )
