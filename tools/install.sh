@@ -11,7 +11,7 @@ install_uv() {
 }
 
 install_system() {
-  apt_install redis-server ca-certificates
+  apt_install redis-server ca-certificates flite
 }
 
 install_livekit_server() {
