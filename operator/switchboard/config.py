@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from switchboard_contract.report import REPORT_PATH, REPORT_PORT
 
 from switchboard.api.common import parse_duration
 from switchboard.livekit.client import LiveKitEndpoint
@@ -15,6 +18,9 @@ ENV_LIVEKIT_API_KEY = "LIVEKIT_API_KEY"
 ENV_LIVEKIT_API_SECRET = "LIVEKIT_API_SECRET"
 ENV_RESYNC_PERIOD = "SWITCHBOARD_RESYNC_PERIOD"
 ENV_AGENT_IMAGE = "SWITCHBOARD_AGENT_IMAGE"
+ENV_REPORT_LISTEN = "SWITCHBOARD_REPORT_LISTEN"  # host:port the report endpoint binds
+ENV_REPORT_URL = "SWITCHBOARD_REPORT_URL"  # the URL workers POST to
+ENV_REPORT_KEY = "SWITCHBOARD_REPORT_KEY"  # HMAC key for worker tokens
 
 DEFAULT_AGENT_IMAGE = "ghcr.io/switchboard-dev/switchboard-agent:0.1.0"
 
@@ -29,6 +35,10 @@ class OperatorConfig(BaseModel):
     livekit_api_secret: SecretStr | None = None
     resync_seconds: float = Field(default=60.0, gt=0)
     agent_image: str = DEFAULT_AGENT_IMAGE
+    report_host: str = "0.0.0.0"
+    report_port: int = REPORT_PORT
+    report_url: str = f"http://switchboard-operator.switchboard.svc:{REPORT_PORT}{REPORT_PATH}"
+    report_key: SecretStr | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -42,7 +52,17 @@ class OperatorConfig(BaseModel):
             else None,
             resync_seconds=parse_duration(resync).total_seconds() if resync else 60.0,
             agent_image=env.get(ENV_AGENT_IMAGE) or DEFAULT_AGENT_IMAGE,
+            **_report_settings(env),
         )
+
+    def report_hmac_key(self) -> bytes:
+        """Stable across restarts and replicas: explicit, else derived from the LiveKit secret."""
+        if self.report_key is not None:
+            return self.report_key.get_secret_value().encode()
+        if self.livekit_api_secret is not None:
+            seed = b"switchboard-report\x00" + self.livekit_api_secret.get_secret_value().encode()
+            return hashlib.sha256(seed).digest()
+        raise ValueError(f"set {ENV_REPORT_KEY} (or a default LiveKit) to accept worker reports")
 
     def default_livekit(self) -> LiveKitEndpoint | None:
         if not (self.livekit_url and self.livekit_api_key and self.livekit_api_secret):
@@ -50,3 +70,15 @@ class OperatorConfig(BaseModel):
         return LiveKitEndpoint(
             self.livekit_url, self.livekit_api_key, self.livekit_api_secret.get_secret_value()
         )
+
+
+def _report_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if listen := env.get(ENV_REPORT_LISTEN):
+        host, _, port = listen.rpartition(":")
+        out.update(report_host=host or "0.0.0.0", report_port=int(port))
+    if url := env.get(ENV_REPORT_URL):
+        out["report_url"] = url
+    if key := env.get(ENV_REPORT_KEY):
+        out["report_key"] = SecretStr(key)
+    return out

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes import client, config
@@ -94,3 +96,97 @@ async def nudge(
         GROUP, VERSION, plural, namespace, name, {annotation: json_compact(versions)}
     )
     return True
+
+
+_dynamic: Any = None
+FIELD_MANAGER = "switchboard-operator"
+
+
+def _dyn() -> Any:
+    global _dynamic  # noqa: PLW0603 (one discovery cache per process)
+    if _dynamic is None:
+        from kubernetes import dynamic  # noqa: PLC0415 (discovery is slow; only when used)
+
+        _dynamic = dynamic.DynamicClient(client.ApiClient())  # type: ignore[no-untyped-call]
+    return _dynamic
+
+
+async def apply(manifest: dict[str, Any]) -> None:
+    """Server-side apply: idempotent, and a no-op apply does not bump resourceVersion."""
+
+    def run() -> Any:
+        resource = _dyn().resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
+        return resource.server_side_apply(
+            body=manifest,
+            name=manifest["metadata"]["name"],
+            namespace=manifest["metadata"].get("namespace"),
+            field_manager=FIELD_MANAGER,
+            force_conflicts=True,
+        )
+
+    await asyncio.to_thread(run)
+
+
+async def read_config_map_key(namespace: str, name: str, key: str) -> str:
+    def get() -> Any:
+        return client.CoreV1Api().read_namespaced_config_map(name, namespace)
+
+    try:
+        cm = await asyncio.to_thread(get)
+    except ApiException as err:
+        if err.status == 404:
+            raise MissingConfigMapError(namespace, name) from None
+        raise
+    data = cm.data or {}
+    if key not in data:
+        raise MissingConfigMapError(namespace, name, key)
+    return str(data[key])
+
+
+class MissingConfigMapError(MissingSecretError):
+    """A referenced ConfigMap or key is absent."""
+
+    def __init__(self, namespace: str, name: str, key: str | None = None) -> None:
+        super().__init__(namespace, name, key)
+        what = f"key {key!r} in ConfigMap {name!r}" if key else f"ConfigMap {name!r}"
+        self.args = (f"{what} not found in namespace {namespace!r}",)
+
+
+async def scale_deployment(namespace: str, name: str, replicas: int) -> None:
+    def patch() -> Any:
+        return client.AppsV1Api().patch_namespaced_deployment_scale(
+            name, namespace, {"spec": {"replicas": replicas}}
+        )
+
+    await asyncio.to_thread(patch)
+
+
+async def annotate_pod(namespace: str, name: str, annotations: dict[str, str]) -> None:
+    def patch() -> Any:
+        return client.CoreV1Api().patch_namespaced_pod(
+            name, namespace, {"metadata": {"annotations": annotations}}
+        )
+
+    try:
+        await asyncio.to_thread(patch)
+    except ApiException as err:
+        if err.status != 404:  # the pod went away meanwhile: nothing to annotate
+            raise
+
+
+async def patch_status(plural: str, namespace: str, name: str, status: dict[str, Any]) -> None:
+    def patch() -> Any:
+        return client.CustomObjectsApi().patch_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, plural, name, {"status": status}
+        )
+
+    await asyncio.to_thread(patch)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def short_version(*parts: object) -> str:
+    """A short stable digest of `parts`, for nudge annotations."""
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:12]

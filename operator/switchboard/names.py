@@ -43,6 +43,8 @@ def dns_label(*parts: str) -> str:
 
 
 VOICEAGENT_LABEL = f"{GROUP}/voiceagent"
+# Label values stop at 63 chars; this annotation carries the full VoiceAgent name.
+VOICEAGENT_ANNOTATION = f"{GROUP}/voiceagent"
 WORKER_COMPONENT = "agent-worker"
 POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -12,6 +13,8 @@ from switchboard.api import GROUP
 from switchboard.config import OperatorConfig
 from switchboard.names import FINALIZER
 from switchboard.state import OperatorState
+from switchboard.voiceagent import handlers as voiceagent_handlers
+from switchboard.voiceagent import reports
 
 
 @kopf.on.startup()
@@ -26,7 +29,17 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.posting.level = logging.INFO
     settings.watching.server_timeout = 300
     kube.load_config()
-    memo.state = OperatorState(OperatorConfig.from_env())
+    state = OperatorState(OperatorConfig.from_env())
+    memo.state = state
+    try:
+        key = state.config.report_hmac_key()
+    except ValueError as err:
+        logging.getLogger(__name__).warning("worker reports disabled: %s", err)
+        return
+    app = reports.make_app(key, functools.partial(voiceagent_handlers.on_report, state))
+    memo.report_runner = await reports.serve(
+        app, state.config.report_host, state.config.report_port
+    )
 
 
 @kopf.on.cleanup()
@@ -34,6 +47,9 @@ async def close(memo: kopf.Memo, **_: Any) -> None:
     state: OperatorState | None = memo.get("state")
     if state is not None:
         await state.aclose()
+    runner = memo.get("report_runner")
+    if runner is not None:
+        await runner.cleanup()
 
 
 @kopf.on.probe(id="livekitCalls")
@@ -45,3 +61,17 @@ def livekit_calls(memo: kopf.Memo, **_: Any) -> dict[str, int]:
         for op, n in client.calls.items():
             totals[op] = totals.get(op, 0) + n
     return totals
+
+
+@kopf.on.probe(id="decisionLatencyMs")
+def decision_latency(memo: kopf.Memo, **_: Any) -> dict[str, float]:
+    """Worker report received -> scaling decision applied, over the recent window."""
+    state: OperatorState | None = memo.get("state")
+    samples = sorted(state.decisions.samples) if state else []
+    if not samples:
+        return {"n": 0}
+
+    def pick(q: float) -> float:
+        return samples[min(len(samples) - 1, int(q * len(samples)))] * 1000
+
+    return {"n": len(samples), "p50": pick(0.5), "p95": pick(0.95), "max": samples[-1] * 1000}

@@ -10,6 +10,8 @@ from switchboard import kube
 from switchboard.api.common import LiveKitRef
 from switchboard.config import OperatorConfig
 from switchboard.livekit.client import LiveKitClient, LiveKitEndpoint
+from switchboard.voiceagent.fleet import Fleets
+from switchboard.voiceagent.scaler import DecisionClock
 
 LIVEKIT_SECRET_KEYS = ("url", "apiKey", "apiSecret")
 
@@ -25,6 +27,8 @@ class OperatorState:
     # One reconcile at a time per object: handlers, timers and secret-triggered resyncs
     # would otherwise race to create the same LiveKit object.
     locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+    fleets: Fleets = field(default_factory=Fleets)
+    decisions: DecisionClock = field(default_factory=DecisionClock)
 
     def client(self, endpoint: LiveKitEndpoint) -> LiveKitClient:
         if endpoint not in self.clients:

@@ -22,6 +22,7 @@ from switchboard.api.common import SecretKeyRef
 from switchboard.api.voiceagent import VoiceAgentSpec
 from switchboard.names import (
     CONFIG_HASH_ANNOTATION,
+    VOICEAGENT_ANNOTATION,
     labels,
     worker_config_name,
     worker_name,
@@ -124,6 +125,7 @@ def deployment(
     selector = worker_selector(voiceagent)
     version = image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else None
     meta = _meta(namespace, voiceagent, worker_name(voiceagent), version)
+    meta["annotations"] = {VOICEAGENT_ANNOTATION: voiceagent}
     resources = spec.resources.to_wire() if spec.resources else DEFAULT_RESOURCES
     container: Manifest = {
         "name": "agent",
@@ -153,7 +155,8 @@ def deployment(
     }  # fmt: skip
     template: Manifest = {
         "metadata": {"labels": dict(meta["labels"]),
-                     "annotations": {CONFIG_HASH_ANNOTATION: config_hash}},
+                     "annotations": {CONFIG_HASH_ANNOTATION: config_hash,
+                                     VOICEAGENT_ANNOTATION: voiceagent}},
         "spec": {
             # The worker talks to LiveKit and the operator, never to the Kubernetes API.
             "automountServiceAccountToken": False,

@@ -1,0 +1,132 @@
+"""In-memory view of each VoiceAgent's workers: pods (from the watch) joined with their reports.
+
+Reports are the event-driven call signal: each one may change the desired worker count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from switchboard_contract.report import REPORT_HEARTBEAT_S, WorkerReport
+
+from switchboard.names import POD_DELETION_COST
+from switchboard.scaling import ScalingParams, WorkerState
+
+# A worker that has not reported for this long (3 missed heartbeats) is not trusted.
+REPORT_TTL_S = 3 * REPORT_HEARTBEAT_S
+
+FleetKey = tuple[str, str]  # (namespace, VoiceAgent name)
+
+
+@dataclass(frozen=True)
+class PodInfo:
+    """A worker pod as the watch sees it."""
+
+    name: str
+    ready: bool
+    deleting: bool
+    deletion_cost: str | None
+
+
+def pod_info(body: Mapping[str, Any]) -> PodInfo:
+    meta, status = body.get("metadata", {}), body.get("status", {})
+    conds = status.get("conditions") or []
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)
+    cost = (meta.get("annotations") or {}).get(POD_DELETION_COST)
+    return PodInfo(meta["name"], ready, bool(meta.get("deletionTimestamp")), cost)
+
+
+@dataclass
+class AgentFleet:
+    """Everything the scaler knows about one VoiceAgent; guarded by `lock`."""
+
+    key: FleetKey
+    # apiVersion/kind/metadata of the VoiceAgent, enough to post events about it.
+    ref: dict[str, Any] = field(default_factory=dict)
+    params: ScalingParams | None = None
+    generation: int = 0
+    pods: dict[str, PodInfo] = field(default_factory=dict)  # from the pod watch
+    replicas: int | None = None  # the Deployment's spec.replicas, from its watch
+    reports: dict[str, tuple[WorkerReport, float]] = field(default_factory=dict)
+    idle_since: dict[str, float] = field(default_factory=dict)
+    # Status fields owned by the spec handler (dispatch rule, LiveKitSynced condition).
+    spec_status: dict[str, Any] = field(default_factory=dict)
+    last_status: dict[str, Any] | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    recheck: asyncio.TimerHandle | None = None
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def track(self, task: asyncio.Task[Any]) -> None:
+        """Keep a reference to a fire-and-forget task until it finishes (asyncio docs)."""
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def accept(self, report: WorkerReport, now: float) -> bool:
+        """Record a report; False when it is older than what we have (reordered POSTs)."""
+        previous = self.reports.get(report.pod)
+        if previous is not None and report.seq < previous[0].seq:
+            return False
+        self.reports[report.pod] = (report, now)
+        if report.active_calls == 0:
+            self.idle_since.setdefault(report.pod, now)
+        else:
+            self.idle_since.pop(report.pod, None)
+        return True
+
+    def workers(self, now: float) -> list[WorkerState]:
+        """Pods joined with fresh reports; reporting non-pod workers (local processes) count too."""
+        out: list[WorkerState] = []
+        seen = set()
+        for pod in self.pods.values():
+            seen.add(pod.name)
+            out.append(self._state(pod.name, pod.ready, pod.deleting, now))
+        for name, (report, at) in list(self.reports.items()):
+            if name in seen:
+                continue
+            if now - at > REPORT_TTL_S:
+                # Gone without a pod to show for it (a stopped local worker): forget it.
+                self.reports.pop(name, None)
+                self.idle_since.pop(name, None)
+                continue
+            out.append(self._state(name, report.registered, False, now))
+        return out
+
+    def _state(self, name: str, pod_ready: bool, deleting: bool, now: float) -> WorkerState:
+        entry = self.reports.get(name)
+        fresh = entry is not None and now - entry[1] <= REPORT_TTL_S
+        report = entry[0] if entry is not None and fresh else None
+        active = report.active_calls if report else 0
+        if active == 0:
+            # A pod that never reported is idle from when we first saw it.
+            self.idle_since.setdefault(name, now)
+        return WorkerState(
+            name=name,
+            ready=pod_ready and (report.registered if report else True),
+            active_calls=active,
+            idle_since=self.idle_since.get(name) if active == 0 else None,
+            terminating=deleting or bool(report and report.draining),
+        )
+
+    def forget(self, pod: str) -> None:
+        self.pods.pop(pod, None)
+        self.reports.pop(pod, None)
+        self.idle_since.pop(pod, None)
+
+
+@dataclass
+class Fleets:
+    by_key: dict[FleetKey, AgentFleet] = field(default_factory=dict)
+
+    def get(self, namespace: str, name: str) -> AgentFleet:
+        key = (namespace, name)
+        if key not in self.by_key:
+            self.by_key[key] = AgentFleet(key)
+        return self.by_key[key]
+
+    def drop(self, namespace: str, name: str) -> None:
+        fleet = self.by_key.pop((namespace, name), None)
+        if fleet is not None and fleet.recheck is not None:
+            fleet.recheck.cancel()

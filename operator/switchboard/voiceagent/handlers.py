@@ -1,0 +1,251 @@
+"""Kopf handlers for VoiceAgent: spec sync (rule + workload), worker watches, trunk nudges."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import kopf
+from switchboard_contract.report import WorkerReport
+
+from switchboard import kube
+from switchboard.api import API_VERSION, GROUP, VERSION
+from switchboard.api.voiceagent import VoiceAgent, VoiceAgentSpec
+from switchboard.conditions import set_condition
+from switchboard.livekit.ensure import remove
+from switchboard.livekit.errors import LiveKitError, LiveKitUnavailable
+from switchboard.names import (
+    TRUNKS_ANNOTATION,
+    VOICEAGENT_ANNOTATION,
+    VOICEAGENT_LABEL,
+    WORKER_COMPONENT,
+    Owner,
+)
+from switchboard.outcomes import backoff
+from switchboard.scaling import ScalingParams, decide
+from switchboard.siptrunk.handlers import RESYNC_SECONDS
+from switchboard.state import LiveKitNotConfiguredError, OperatorState
+from switchboard.voiceagent import workload
+from switchboard.voiceagent.builders import agent_config
+from switchboard.voiceagent.fleet import AgentFleet, pod_info
+from switchboard.voiceagent.reconcile import TrunkInfo, dispatch_ops, sync_rule, trunk_info
+from switchboard.voiceagent.reports import report_token
+from switchboard.voiceagent.scaler import LIVEKIT_SYNCED, rescale
+
+PLURAL = "voiceagents"
+RESOURCE = (GROUP, VERSION, PLURAL)
+WORKER_LABELS = {"app.kubernetes.io/component": WORKER_COMPONENT}
+TrunkIndex = kopf.Index[tuple[str, str], TrunkInfo]
+
+
+def _fleet(state: OperatorState, body: kopf.Body) -> AgentFleet:
+    meta = body["metadata"]
+    fleet = state.fleets.get(meta["namespace"], meta["name"])
+    fleet.ref = {"apiVersion": API_VERSION, "kind": "VoiceAgent",
+                 "metadata": {k: meta[k] for k in ("name", "namespace", "uid")}}  # fmt: skip
+    if fleet.last_status is None:
+        fleet.last_status = dict(body.get("status") or {})  # resume: diff against what is stored
+    return fleet
+
+
+async def _instructions(namespace: str, spec: VoiceAgentSpec) -> str | None:
+    if spec.instructions_from is None:
+        return spec.instructions
+    ref = spec.instructions_from.config_map_key_ref
+    return await kube.read_config_map_key(namespace, ref.name, ref.key)
+
+
+async def _sync(body: kopf.Body, retry: int, memo: kopf.Memo, trunks: TrunkIndex) -> None:
+    state: OperatorState = memo.state
+    va = VoiceAgent.model_validate(dict(body))
+    meta = body["metadata"]
+    owner = Owner("VoiceAgent", meta["namespace"], meta["name"], meta["uid"])
+    fleet = _fleet(state, body)
+    generation = int(meta.get("generation", 0))
+    old_conditions = list((fleet.last_status or {}).get("conditions", []))
+
+    def set_synced(ok: bool, reason: str, message: str, rule_id: str | None) -> None:
+        conds = set_condition(old_conditions, LIVEKIT_SYNCED, ok, reason, message,
+                              generation=generation, now=kube.utcnow())  # fmt: skip
+        fleet.spec_status = {"conditions": conds, "agentName": config_name}
+        if rule_id:
+            fleet.spec_status["dispatchRuleID"] = rule_id
+
+    config_name = va.spec.agent_name or f"{owner.namespace}-{owner.name}"
+    async with state.locks[owner.uid]:
+        try:
+            lk = await state.livekit_for(owner.namespace, va.spec.livekit)
+            instructions = await _instructions(owner.namespace, va.spec)
+        except (kube.MissingSecretError, LiveKitNotConfiguredError) as err:
+            set_synced(False, "ConfigNotFound", str(err), None)
+            fleet.generation = generation
+            await rescale(fleet)
+            raise kopf.TemporaryError(str(err), delay=30) from None
+        config = agent_config(owner.namespace, owner.name, va.spec, instructions)
+        config_name = config.agent_name
+        index = {key: next(iter(values)) for key, values in trunks.items()}
+        rule = await sync_rule(
+            va.spec, owner=owner, known_id=(fleet.last_status or {}).get("dispatchRuleID"),
+            lk=lk, trunks=index, read_secret=kube.secret_keys, retry=retry,
+        )  # fmt: skip
+        set_synced(rule.synced, rule.reason, rule.message, rule.rule_id)
+        fleet.params = ScalingParams.from_spec(va.spec.scaling)
+        fleet.generation = generation
+        await _apply_workload(state, fleet, body, va.spec, config, lk.endpoint)
+    for event in rule.events:
+        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+    await rescale(fleet)
+    if rule.retry_after is not None:
+        raise kopf.TemporaryError(rule.message, delay=rule.retry_after)
+
+
+async def _apply_workload(
+    state: OperatorState, fleet: AgentFleet, body: kopf.Body, spec: VoiceAgentSpec,
+    config: Any, endpoint: Any,
+) -> None:  # fmt: skip
+    """ConfigMap, Secret, Deployment and PDB, owned by the VoiceAgent (GC deletes them)."""
+    namespace, name = fleet.key
+    cfg = state.config
+    try:
+        token = report_token(cfg.report_hmac_key(), namespace, name)
+    except ValueError:
+        token = ""  # reports disabled (logged at startup); workers still take calls
+    secret = workload.worker_secret(namespace, name, endpoint.url, endpoint.api_key,
+                                    endpoint.api_secret, token)  # fmt: skip
+    config_map = workload.config_map(namespace, name, config)
+    assert fleet.params is not None
+    now = time.monotonic()
+    replicas = fleet.replicas
+    if replicas is None:  # first sight: start at what the policy wants with no calls
+        replicas = decide(fleet.workers(now), 0, fleet.params, now).desired
+    deployment = workload.deployment(
+        namespace, name, spec, image=cfg.agent_image, replicas=replicas,
+        config_hash=workload.content_hash(config_map, secret), report_url=cfg.report_url,
+    )  # fmt: skip
+    for manifest in (
+        secret,
+        config_map,
+        deployment,
+        workload.pod_disruption_budget(namespace, name),
+    ):
+        kopf.adopt(manifest, owner=body)
+        await kube.apply(manifest)
+    fleet.replicas = replicas
+
+
+@kopf.on.resume(*RESOURCE)
+@kopf.on.create(*RESOURCE)
+@kopf.on.update(*RESOURCE)
+async def voiceagent_sync(*, body: kopf.Body, retry: int, memo: kopf.Memo, **kwargs: Any) -> None:
+    await _sync(body, retry, memo, kwargs["siptrunk_trunks"])
+
+
+@kopf.timer(*RESOURCE, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
+async def voiceagent_resync(*, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+    """Drift repair of the dispatch rule and the workload."""
+    await _sync(body, int(kwargs.get("retry", 0)), memo, kwargs["siptrunk_trunks"])
+
+
+@kopf.on.delete(*RESOURCE)
+async def voiceagent_delete(*, body: kopf.Body, retry: int, memo: kopf.Memo, **_: Any) -> None:
+    """Remove the dispatch rule; the workload goes by owner-reference garbage collection."""
+    state: OperatorState = memo.state
+    va = VoiceAgent.model_validate(dict(body))
+    meta = body["metadata"]
+    owner = Owner("VoiceAgent", meta["namespace"], meta["name"], meta["uid"])
+    try:
+        lk = await state.livekit_for(owner.namespace, va.spec.livekit)
+    except (kube.MissingSecretError, LiveKitNotConfiguredError) as err:
+        kopf.warn(body, reason="Orphaned", message=f"Cannot reach LiveKit to delete: {err}")
+    else:
+        try:
+            await remove(dispatch_ops(lk), owner, (body.get("status") or {}).get("dispatchRuleID"))
+        except LiveKitUnavailable as err:
+            raise kopf.TemporaryError(f"waiting for LiveKit: {err}", delay=backoff(retry)) from None
+        except LiveKitError as err:
+            raise kopf.TemporaryError(str(err), delay=max(30.0, backoff(retry))) from None
+    state.fleets.drop(owner.namespace, owner.name)
+    state.forget(owner.uid)
+
+
+@kopf.index(GROUP, VERSION, "siptrunks")
+def siptrunk_trunks(
+    *, namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
+) -> dict[tuple[str, str], TrunkInfo]:
+    """(namespace, SipTrunk) -> the inbound trunk ID, readiness and numbers VoiceAgents need."""
+    assert namespace is not None
+    return {(namespace, name): trunk_info(dict(status), dict(spec))}
+
+
+@kopf.index(*RESOURCE)
+def voiceagent_trunk_refs(
+    *, namespace: str | None, name: str, spec: kopf.Spec, annotations: kopf.Annotations, **_: Any
+) -> dict[tuple[str, str], tuple[str, str | None]]:
+    """(namespace, SipTrunk) -> (VoiceAgent, its trunks-version annotation)."""
+    assert namespace is not None
+    trunks = (spec.get("telephony") or {}).get("trunks") or []
+    seen = annotations.get(TRUNKS_ANNOTATION)
+    return {(namespace, trunk): (name, seen) for trunk in trunks}
+
+
+@kopf.on.event(GROUP, VERSION, "siptrunks")
+async def siptrunk_changed(
+    *, namespace: str | None, name: str, body: kopf.Body, **kwargs: Any
+) -> None:
+    """A SipTrunk became ready, changed its ID or numbers: its VoiceAgents re-sync now."""
+    if namespace is None:
+        return
+    info = trunk_info(dict(body.get("status") or {}), dict(body.get("spec") or {}))
+    version = kube.short_version(info.inbound_trunk_id, info.ready, *info.numbers)
+    if kwargs.get("event", {}).get("type") == "DELETED":
+        version = "deleted"
+    for va_name, seen in kwargs["voiceagent_trunk_refs"].get((namespace, name), []):
+        await kube.nudge(PLURAL, namespace, va_name, TRUNKS_ANNOTATION, seen, name, version)
+
+
+def _owner_of(meta: kopf.Meta) -> str | None:
+    return (meta.annotations or {}).get(VOICEAGENT_ANNOTATION) or meta.labels.get(VOICEAGENT_LABEL)
+
+
+@kopf.on.event("v1", "pods", labels=WORKER_LABELS)
+async def worker_pod_changed(
+    *, namespace: str | None, name: str, body: kopf.Body, meta: kopf.Meta, memo: kopf.Memo,
+    **kwargs: Any,
+) -> None:  # fmt: skip
+    """Pods appearing, becoming ready or going away change the fleet: decide again now."""
+    state: OperatorState = memo.state
+    va = _owner_of(meta)
+    if namespace is None or va is None or (namespace, va) not in state.fleets.by_key:
+        return
+    fleet = state.fleets.get(namespace, va)
+    if kwargs.get("event", {}).get("type") == "DELETED":
+        fleet.forget(name)
+    else:
+        fleet.pods[name] = pod_info(dict(body))
+    await rescale(fleet)
+
+
+@kopf.on.event("apps", "v1", "deployments", labels=WORKER_LABELS)
+async def worker_deployment_changed(
+    *, namespace: str | None, meta: kopf.Meta, body: kopf.Body, memo: kopf.Memo, **kwargs: Any
+) -> None:
+    state: OperatorState = memo.state
+    va = _owner_of(meta)
+    if namespace is None or va is None or (namespace, va) not in state.fleets.by_key:
+        return
+    fleet = state.fleets.get(namespace, va)
+    if kwargs.get("event", {}).get("type") == "DELETED":
+        fleet.replicas = None
+    else:
+        fleet.replicas = int((body.get("spec") or {}).get("replicas") or 0)
+
+
+async def on_report(state: OperatorState, report: WorkerReport, received: float) -> bool:
+    """A worker's call count changed: decide within this request, not on a poll."""
+    key = (report.namespace, report.voice_agent)
+    if key not in state.fleets.by_key:
+        return False
+    fleet = state.fleets.by_key[key]
+    fleet.accept(report, time.monotonic())
+    await rescale(fleet, state.decisions, received)
+    return True

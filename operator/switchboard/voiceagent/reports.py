@@ -1,0 +1,50 @@
+"""The operator's worker-report endpoint: POST /v1/reports, authenticated per VoiceAgent."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from pydantic import ValidationError
+from switchboard_contract.report import REPORT_PATH, WorkerReport
+
+log = logging.getLogger(__name__)
+
+OnReport = Callable[[WorkerReport, float], Awaitable[bool]]
+
+
+def report_token(key: bytes, namespace: str, voiceagent: str) -> str:
+    """The bearer token of a VoiceAgent's workers: an HMAC, so no agent can pose as another."""
+    return hmac.new(key, f"{namespace}/{voiceagent}".encode(), hashlib.sha256).hexdigest()
+
+
+def make_app(key: bytes, on_report: OnReport) -> web.Application:
+    async def post(request: web.Request) -> web.Response:
+        received = time.monotonic()
+        try:
+            report = WorkerReport.model_validate_json(await request.read())
+        except ValidationError as err:
+            return web.json_response({"error": err.errors(include_url=False)}, status=400)
+        presented = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        expected = report_token(key, report.namespace, report.voice_agent)
+        if not hmac.compare_digest(presented, expected):
+            return web.json_response({"error": "bad token"}, status=401)
+        if not await on_report(report, received):
+            return web.json_response({"error": "unknown VoiceAgent"}, status=404)
+        return web.json_response({"ok": True})
+
+    app = web.Application(client_max_size=64 * 1024)
+    app.router.add_post(REPORT_PATH, post)
+    return app
+
+
+async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    log.info("worker reports on http://%s:%d%s", host, port, REPORT_PATH)
+    return runner
