@@ -209,4 +209,5 @@ def test_deleting_trunk_garbage_collects_owned_configmap(kube: Kube) -> None:
         ]
         return "carrier-routing" not in names
 
-    wait_for(configmap_gone, "the garbage collector to delete the owned ConfigMap")
+    # The GC notices a new CRD kind at its next discovery resync (every 30 s), hence the margin.
+    wait_for(configmap_gone, "the garbage collector to delete the owned ConfigMap", timeout=180)

@@ -311,4 +311,4 @@ def test_owned_deployment_runs_on_fake_nodes_and_is_garbage_collected(kube: Kube
         pods = kube.core.list_namespaced_pod(kube.namespace, label_selector=selector).items
         return not deployments and not replicasets and not pods
 
-    wait_for(all_gone, "the garbage collector to remove the Deployment, ReplicaSet and Pods")
+    wait_for(all_gone, "the garbage collector to remove the workers", timeout=180)
