@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -108,6 +109,8 @@ class Cluster:
     name: str = DEFAULT_NAME
     workdir: Path = field(default_factory=default_workdir)
     nodes: int = 1
+    # Set by short-lived owners (a pytest session): if that pid dies, reap_orphans() may stop us.
+    owner_pid: int | None = None
 
     @property
     def dir(self) -> Path:
@@ -120,6 +123,10 @@ class Cluster:
     @property
     def config_path(self) -> Path:
         return self.workdir / f"{self.name}.kwokctl.yaml"
+
+    @property
+    def owner_path(self) -> Path:
+        return self.workdir / f"{self.name}.owner"
 
     def exists(self) -> bool:
         return (self.dir / "kwok.yaml").exists()
@@ -205,6 +212,8 @@ class Cluster:
         if missing := missing_binaries():
             raise ClusterError(f"missing binaries (run `make tools`): {', '.join(missing)}")
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.owner_pid is not None:
+            self.owner_path.write_text(f"{self.owner_pid}\n")
         if self.exists():
             self.kwokctl("start", "cluster", "--timeout", f"{int(timeout)}s", timeout=timeout)
         else:
@@ -241,6 +250,43 @@ class Cluster:
         _poll(lambda: not self.processes(), timeout, f"processes of {self.name} to exit")
         if delete:
             self.config_path.unlink(missing_ok=True)
+            self.owner_path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_orphans(name: str) -> list[int]:
+    """Stop clusters called `name` whose owner process died (e.g. a killed pytest session).
+
+    Only clusters started with `owner_pid` are considered, plus processes whose cluster
+    directory was already removed (nothing can use those). Returns the pids stopped.
+    """
+    marker = f"/clusters/{name}/bin/"
+    reaped: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        argv0 = _cmdline(int(entry.name)).split(" ", 1)[0]
+        if marker not in argv0:
+            continue
+        workdir = Path(argv0.split(marker, 1)[0])
+        owner = workdir / f"{name}.owner"
+        if not (workdir / "clusters" / name).exists():
+            os.kill(int(entry.name), signal.SIGTERM)
+            reaped.append(int(entry.name))
+        elif owner.exists() and not _alive(int(owner.read_text().strip() or 0)):
+            pids = list(Cluster(name=name, workdir=workdir).processes())
+            Cluster(name=name, workdir=workdir).down()
+            reaped.extend(pids)
+    return reaped
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
