@@ -8,6 +8,7 @@ import sys
 BENCHMARKS = {
     "siptrunk": "bench.siptrunk_bench",
     "agent": "bench.agent_bench",
+    "scaling": "bench.scaling",
 }
 
 

@@ -1,0 +1,1 @@
+"""Call-arrival traces for the scaling simulator."""
