@@ -19,7 +19,8 @@ MIN_CALL_S, MAX_CALL_S = 120.0, 300.0
 
 def poisson(rng: random.Random, rate: float, start: float, end: float) -> list[float]:
     """Arrival times of a Poisson process of `rate` per second in [start, end)."""
-    times, t = [], start
+    times: list[float] = []
+    t = start
     while True:
         t += rng.expovariate(rate)
         if t >= end:
