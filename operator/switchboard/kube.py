@@ -190,3 +190,25 @@ def utcnow() -> datetime:
 def short_version(*parts: object) -> str:
     """A short stable digest of `parts`, for nudge annotations."""
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:12]
+
+
+async def post_event(ref: dict[str, Any], type_: str, reason: str, message: str) -> None:
+    """An Event about `ref` from outside kopf's handler context (kopf.event needs that context)."""
+    meta = ref["metadata"]
+    now = utcnow()
+    body = client.CoreV1Event(
+        metadata=client.V1ObjectMeta(generate_name=f"{meta['name']}.", namespace=meta["namespace"]),
+        involved_object=client.V1ObjectReference(
+            api_version=ref["apiVersion"], kind=ref["kind"], name=meta["name"],
+            namespace=meta["namespace"], uid=meta["uid"],
+        ),
+        type=type_, reason=reason, message=message[:1024],
+        first_timestamp=now, last_timestamp=now, count=1,
+        source=client.V1EventSource(component=FIELD_MANAGER),
+        reporting_component=FIELD_MANAGER, reporting_instance=FIELD_MANAGER,
+    )  # fmt: skip
+
+    def create() -> Any:
+        return client.CoreV1Api().create_namespaced_event(meta["namespace"], body)
+
+    await asyncio.to_thread(create)

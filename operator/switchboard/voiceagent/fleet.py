@@ -99,9 +99,11 @@ class AgentFleet:
         fresh = entry is not None and now - entry[1] <= REPORT_TTL_S
         report = entry[0] if entry is not None and fresh else None
         active = report.active_calls if report else 0
-        if active == 0:
-            # A pod that never reported is idle from when we first saw it.
+        if active == 0 and pod_ready:
+            # Idle from when it became ready (a starting pod is not idle yet).
             self.idle_since.setdefault(name, now)
+        elif not pod_ready:
+            self.idle_since.pop(name, None)
         return WorkerState(
             name=name,
             ready=pod_ready and (report.registered if report else True),

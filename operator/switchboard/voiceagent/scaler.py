@@ -11,9 +11,7 @@ import logging
 import time
 from collections import deque
 from datetime import UTC, datetime
-from typing import Any, cast
-
-import kopf
+from typing import Any
 
 from switchboard import kube
 from switchboard.conditions import set_condition
@@ -102,9 +100,9 @@ async def rescale(
             await kube.patch_status(PLURAL, namespace, name, _diff(fleet.last_status, status))
             fleet.last_status = status
         _schedule_recheck(fleet, decision)
-    about = kopf.Body(cast(kopf.RawBody, fleet.ref))
     for event in events:
-        kopf.event(about, type=event.type, reason=event.reason, message=event.message)
+        # Not kopf.event: this also runs from the report endpoint, outside kopf's context.
+        await kube.post_event(fleet.ref, event.type, event.reason, event.message)
     return decision
 
 
