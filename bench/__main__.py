@@ -7,6 +7,7 @@ import sys
 
 BENCHMARKS = {
     "siptrunk": "bench.siptrunk_bench",
+    "voiceagent": "bench.voiceagent_bench",
     "agent": "bench.agent_bench",
     "scaling": "bench.scaling",
 }

@@ -7,24 +7,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import sys
 import tempfile
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client, config
+from kubernetes import client
 from switchboard.api import GROUP, VERSION
 
 from bench.common import summary, write
-from devstack.cluster import Cluster
-from devstack.livekit import LiveKitStack
-from devstack.procs import Process, free_port, poll, rss_kib
-from devstack.tools import REPO
+from bench.stack import BenchStack
+from devstack.procs import poll, rss_kib
 
 WRITE_PREFIXES = ("Create", "Update", "Delete")
 
@@ -37,36 +32,19 @@ def trunk(i: int) -> dict[str, Any]:
                      "outbound": {"address": "127.0.0.1:5090", "numbers": [number]}}}  # fmt: skip
 
 
-def probe(port: int) -> dict[str, int]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
-        data: dict[str, Any] = json.loads(r.read())
-    return dict(data.get("livekitCalls", {}))
-
-
 def writes(calls: dict[str, int]) -> int:
     return sum(n for op, n in calls.items() if op.startswith(WRITE_PREFIXES))
 
 
 def run(count: int, idle_s: float, workdir: Path) -> dict[str, Any]:
-    cluster = Cluster(name="switchboard-bench", workdir=workdir / "kwok")
-    lk = LiveKitStack(workdir / "livekit")
-    op: Process | None = None
+    stack = BenchStack(workdir)
     try:
-        cluster.up()
-        lk.start()
-        api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
-        cluster.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
-        cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
-        core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
-        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="bench")))
-        port = free_port()
-        env = {"KUBECONFIG": str(cluster.kubeconfig), "LIVEKIT_URL": lk.url,
-               "LIVEKIT_API_KEY": lk.api_key, "LIVEKIT_API_SECRET": lk.api_secret,
-               "NO_PROXY": "127.0.0.1,localhost"}  # fmt: skip
-        op = Process("operator", [sys.executable, "-m", "switchboard", "--standalone",
-                                  "--namespace=bench", f"--liveness=http://127.0.0.1:{port}/healthz"],
-                     workdir / "operator.log", env=env, cwd=REPO).start()  # fmt: skip
-        op.wait_ready(lambda: _probe_ok(port), 60)
+        stack.start()
+        assert stack.operator is not None and stack.api is not None
+        op, custom = stack.operator, client.CustomObjectsApi(stack.api)
+
+        def probe() -> dict[str, int]:
+            return dict(stack.probe().get("livekitCalls", {}))
 
         created_at: dict[str, float] = {}
         with ThreadPoolExecutor(16) as pool:
@@ -92,14 +70,14 @@ def run(count: int, idle_s: float, workdir: Path) -> dict[str, Any]:
         poll(all_ready, 300, f"{count} SipTrunks Ready", interval=0.05)
         total = time.monotonic() - start
         per_object = [ready_at[n] - created_at[n] for n in ready_at]
-        calls = probe(port)
+        calls = probe()
         rss_ready = rss_kib(op.pid) / 1024
         print(f"{count} SipTrunks Ready in {total:.2f}s; per object {summary(per_object)}")
         print(f"LiveKit calls: {calls} -> {sum(calls.values()) / count:.2f} per trunk")
 
         print(f"idle for {idle_s:.0f}s, counting LiveKit writes...")
         time.sleep(idle_s)
-        idle_calls = probe(port)
+        idle_calls = probe()
         idle_writes = writes(idle_calls) - writes(calls)
         print(f"writes while idle: {idle_writes}; operator RSS {rss_kib(op.pid) / 1024:.1f} MiB")
         return {
@@ -117,18 +95,7 @@ def run(count: int, idle_s: float, workdir: Path) -> dict[str, Any]:
             "targets": {"all_ready_s": 20, "idle_writes": 0},
         }
     finally:
-        if op is not None:
-            op.stop()
-        lk.stop()
-        cluster.down()
-
-
-def _probe_ok(port: int) -> bool:
-    try:
-        probe(port)
-    except OSError:
-        return False
-    return True
+        stack.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
