@@ -1,0 +1,98 @@
+"""Tell the operator this worker's active-call count whenever it changes (the scaling signal)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+
+from switchboard_contract import AgentConfig
+from switchboard_contract.report import (
+    ENV_POD_NAME,
+    ENV_REPORT_TOKEN,
+    ENV_REPORT_URL,
+    REPORT_HEARTBEAT_S,
+    WorkerReport,
+)
+
+logger = logging.getLogger("switchboard.agent.report")
+
+POLL_S = 0.1  # local, cheap: how fast a call start/end reaches the operator
+
+
+class Reporter(threading.Thread):
+    """A daemon thread: POST on every change of (active calls, draining), and as a heartbeat.
+
+    A thread, not a task on the agent server's loop, so a busy event loop can't delay the
+    signal the scaler depends on; it only reads two counters.
+    """
+
+    def __init__(
+        self, url: str, token: str, config: AgentConfig, pod: str,
+        active: Callable[[], int], draining: Callable[[], bool],
+    ) -> None:  # fmt: skip
+        super().__init__(name="switchboard-reporter", daemon=True)
+        self.url, self.token, self.config, self.pod = url, token, config, pod
+        self.active, self.draining = active, draining
+        self.seq = 0
+        self.sent = 0
+        self._stop = threading.Event()
+
+    @classmethod
+    def from_env(
+        cls, config: AgentConfig, active: Callable[[], int], draining: Callable[[], bool],
+        env: Mapping[str, str] | None = None,
+    ) -> Reporter | None:  # fmt: skip
+        env = os.environ if env is None else env
+        url = env.get(ENV_REPORT_URL)
+        if not url:
+            return None
+        pod = env.get(ENV_POD_NAME) or f"{os.uname().nodename}-{os.getpid()}"
+        return cls(url, env.get(ENV_REPORT_TOKEN, ""), config, pod, active, draining)
+
+    def report(self) -> WorkerReport:
+        self.seq += 1
+        return WorkerReport(
+            namespace=self.config.voice_agent.namespace,
+            voice_agent=self.config.voice_agent.name,
+            pod=self.pod,
+            active_calls=self.active(),
+            capacity=self.config.calls_per_worker,
+            draining=self.draining(),
+            seq=self.seq,
+        )
+
+    def send(self, report: WorkerReport) -> bool:
+        req = urllib.request.Request(
+            self.url, data=report.model_dump_json().encode(), method="POST",
+            headers={"Authorization": f"Bearer {self.token}",
+                     "Content-Type": "application/json"},
+        )  # fmt: skip
+        try:
+            with urllib.request.urlopen(req, timeout=2) as resp:
+                resp.read()
+        except (urllib.error.URLError, OSError) as err:
+            # The heartbeat retries; the operator treats a silent worker as stale.
+            logger.warning("report to the operator failed: %s", err)
+            return False
+        self.sent += 1
+        return True
+
+    def run(self) -> None:
+        last: tuple[int, bool] | None = None
+        last_sent = 0.0
+        while not self._stop.is_set():
+            state = (self.active(), self.draining())
+            now = time.monotonic()
+            if (state != last or now - last_sent >= REPORT_HEARTBEAT_S) and self.send(
+                self.report()
+            ):
+                last, last_sent = state, now
+            self._stop.wait(POLL_S)
+
+    def stop(self) -> None:
+        self._stop.set()
