@@ -51,6 +51,8 @@ def _session(config: AgentConfig, pipeline: Pipeline, vad: Any) -> AgentSession[
         vad=vad,
         turn_handling=TurnHandlingOptions(turn_detection="realtime_llm" if realtime else "vad"),
         user_away_timeout=None,
+        # after a hangup nobody waits for the last transcript: free the slot quickly
+        session_close_transcript_timeout=0.5,
     )
 
 

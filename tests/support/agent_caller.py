@@ -43,11 +43,12 @@ class SimCaller:
     room: rtc.Room = field(default_factory=rtc.Room)
     utterances: asyncio.Queue[Utterance] = field(default_factory=asyncio.Queue)
     agent_joined: asyncio.Event = field(default_factory=asyncio.Event)
+    agent_joined_at: float = 0.0
     agent_audio: asyncio.Event = field(default_factory=asyncio.Event)
     disconnected: asyncio.Event = field(default_factory=asyncio.Event)
     speech_ended_at: float = 0.0
     _source: rtc.AudioSource | None = None
-    _say: asyncio.Queue[bytes] = field(default_factory=asyncio.Queue)
+    _say: asyncio.Queue[tuple[bytes, float]] = field(default_factory=asyncio.Queue)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def connect(self) -> SimCaller:
@@ -57,7 +58,7 @@ class SimCaller:
         await self.room.connect(self.url, self.token)
         for p in self.room.remote_participants.values():
             self._on_participant(p)
-        self._source = rtc.AudioSource(RATE, 1, queue_size_ms=100)
+        self._source = rtc.AudioSource(RATE, 1, queue_size_ms=50)
         track = rtc.LocalAudioTrack.create_audio_track("mic", self._source)
         opts = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
         await self.room.local_participant.publish_track(track, opts)
@@ -65,7 +66,8 @@ class SimCaller:
         return self
 
     def _on_participant(self, p: rtc.RemoteParticipant) -> None:
-        if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
+        if p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT and not self.agent_joined.is_set():
+            self.agent_joined_at = asyncio.get_running_loop().time()
             self.agent_joined.set()
 
     def _on_track(
@@ -77,19 +79,21 @@ class SimCaller:
     async def _pump(self) -> None:
         """Stream the mic in real time: queued speech, else silence."""
         assert self._source is not None
+        loop = asyncio.get_running_loop()
         silence = bytes(FRAME * 2)
-        pending = b""
+        pending, tail = b"", 0.0
         while True:
             if not pending and not self._say.empty():
-                pending = self._say.get_nowait()
-            chunk, pending = (
-                (pending[: FRAME * 2], pending[FRAME * 2 :]) if pending else (silence, b"")
-            )
-            if len(chunk) < FRAME * 2:
+                pending, tail = self._say.get_nowait()
+            if pending:
+                chunk, pending = pending[: FRAME * 2], pending[FRAME * 2 :]
                 chunk += bytes(FRAME * 2 - len(chunk))
-            if pending == b"" and chunk is not silence:
-                self.speech_ended_at = asyncio.get_running_loop().time() + 0.01
-            await self._source.capture_frame(rtc.AudioFrame(chunk, RATE, 1, FRAME))
+                await self._source.capture_frame(rtc.AudioFrame(chunk, RATE, 1, FRAME))
+                if not pending:  # last frame queued: the voice ended `tail` s before it plays
+                    played = loop.time() + self._source.queued_duration
+                    self.speech_ended_at = played - tail
+            else:
+                await self._source.capture_frame(rtc.AudioFrame(silence, RATE, 1, FRAME))
 
     async def _record(self, track: rtc.Track, silence_gap: float = 0.8) -> None:
         """Split the agent's audio into utterances at `silence_gap` seconds of quiet."""
@@ -99,8 +103,7 @@ class SimCaller:
         quiet = 0.0
         async for ev in rtc.AudioStream(track, sample_rate=RATE, num_channels=1):
             data = bytes(ev.frame.data)
-            samples = np.frombuffer(data, dtype=np.int16).astype(np.float64)
-            loud = bool(samples.size) and float(np.sqrt(np.mean(samples**2))) > SPEECH_RMS
+            loud = _loud(data)
             now = loop.time()
             if loud:
                 self.agent_audio.set()
@@ -117,7 +120,8 @@ class SimCaller:
 
     async def say(self, text: str, tts: FliteTTS) -> None:
         """Speak `text` (flite) into the mic, followed by silence."""
-        await self._say.put(await tts.synthesize_pcm16(text))
+        pcm = await tts.synthesize_pcm16(text)
+        await self._say.put((pcm, trailing_quiet(pcm)))
 
     async def next_utterance(self, timeout: float = 60) -> Utterance:
         return await asyncio.wait_for(self.utterances.get(), timeout)
@@ -128,6 +132,22 @@ class SimCaller:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.room.disconnect()
+
+
+def _loud(frame: bytes) -> bool:
+    samples = np.frombuffer(frame, dtype=np.int16).astype(np.float64)
+    return bool(samples.size) and float(np.sqrt(np.mean(samples**2))) > SPEECH_RMS
+
+
+def trailing_quiet(pcm: bytes) -> float:
+    """Seconds of quiet after the last loud 10 ms frame of `pcm` (16 kHz mono s16le)."""
+    frames = [pcm[i : i + FRAME * 2] for i in range(0, len(pcm), FRAME * 2)]
+    quiet = 0
+    for frame in reversed(frames):
+        if _loud(frame):
+            break
+        quiet += 1
+    return quiet * 0.01
 
 
 def transcribe(pcm: bytes, stt: PocketsphinxSTT) -> str:
