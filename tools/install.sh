@@ -14,13 +14,6 @@ install_system() {
   apt_install redis-server ca-certificates flite
 }
 
-# livekit-sip is cgo (opus, soxr); sipp and baresip are the SIP peers the call tests use.
-install_livekit_sip() {
-  apt_install libopus-dev libopusfile-dev libsoxr-dev pkg-config gcc sip-tester
-  go_install "$SWITCHBOARD_CACHE/livekit-sip-$LIVEKIT_SIP_VERSION" \
-    "github.com/livekit/sip/cmd/livekit-sip@$LIVEKIT_SIP_VERSION" CGO_ENABLED=1
-}
-
 install_livekit_server() {
   go_install "$SWITCHBOARD_CACHE/livekit-server-$LIVEKIT_SERVER_VERSION" \
     "github.com/livekit/livekit-server/cmd/server@$LIVEKIT_SERVER_VERSION"
@@ -84,7 +77,7 @@ install_helm() {
     "GOFLAGS=-buildvcs=false -ldflags=-X=helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
 }
 
-ALL=(uv system livekit_server etcd kubernetes kwok helm livekit_sip)
+ALL=(uv system livekit_server etcd kubernetes kwok helm)
 components=("$@")
 [ ${#components[@]} -eq 0 ] && components=("${ALL[@]}")
 for c in "${components[@]}"; do
