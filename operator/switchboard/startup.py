@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import secrets
 from typing import Any
 
 import kopf
@@ -27,6 +28,11 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         prefix=GROUP, key="last-handled-configuration"
     )
     settings.posting.level = logging.INFO
+    if settings.peering.priority == 0:
+        # Replicas meeting in one peering (chart: --peering) must not tie: kopf pauses every
+        # operator of the same priority. A random one makes exactly one active; the others
+        # stand by and take over when it stops renewing. An explicit --priority N is kept.
+        settings.peering.priority = secrets.randbelow(2**31 - 1) + 1
     settings.watching.server_timeout = 300
     kube.load_config()
     state = OperatorState(OperatorConfig.from_env())
