@@ -193,6 +193,19 @@ def _report(
         for r, t in zip(results, turns, strict=False)
         if "eou_delay" in t
     ]
+    # inside the agent, between the turn decision and the first audio frame out
+    internal = [
+        t["e2e_latency"] - t["eou_delay"] - t.get("llm_ttft", 0) - t.get("tts_ttfb", 0)
+        for t in turns
+        if "e2e_latency" in t and "eou_delay" in t
+    ]
+    # caller's end of speech -> its first answer audio, minus the agent's own e2e: audio
+    # transport both ways (opus, SFU, jitter buffers) and VAD end-of-speech detection lag
+    transport = [
+        r["eos_to_first_audio_ms"] - t["e2e_latency"]
+        for r, t in zip(results, turns, strict=False)
+        if "e2e_latency" in t
+    ]
     per_call = [max(p["uss"] for p in r["memory_during_call"]["procs"]) for r in results]
     rss_job = [max(p["rss"] for p in r["memory_during_call"]["procs"]) for r in results]
     return {
@@ -203,6 +216,8 @@ def _report(
         "latency_ms": figures,
         "stages_ms": stages,
         "platform_overhead_ms": _summary(overhead),
+        "agent_internal_overhead_ms": _summary(internal),
+        "transport_and_vad_lag_ms": _summary(transport),
         "memory_mb": {
             "idle_tree_rss": idle.get("tree_rss_mb"),
             "idle_tree_uss": idle.get("tree_uss_mb"),
@@ -229,6 +244,9 @@ def _print(report: dict[str, Any]) -> None:
         print(f"    {k:32s} p50 {v['p50']:7.1f}  p95 {v['p95']:7.1f} ms")
     o = report["platform_overhead_ms"]
     print(f"  {'platform overhead':34s} p50 {o['p50']:7.1f}  p95 {o['p95']:7.1f} ms")
+    for key in ("agent_internal_overhead_ms", "transport_and_vad_lag_ms"):
+        o = report[key]
+        print(f"    {key:32s} p50 {o['p50']:7.1f}  p95 {o['p95']:7.1f} ms")
     m = report["memory_mb"]
     print(f"  worker tree RSS idle {m['idle_tree_rss']} MB (USS {m['idle_tree_uss']} MB)")
     j, u = m["per_call_job_process_rss"], m["per_call_job_process_uss"]

@@ -10,9 +10,23 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from livekit.agents import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions, APIError, tts, utils
 
 SAMPLE_RATE = 16000  # every bundled 16 kHz flite voice (slt, rms, awb, kal16)
+# flite starts every utterance with ~0.2 s of near-silence: cut it (time to first audio)
+ONSET_LEVEL = 150
+PRE_ROLL_SAMPLES = SAMPLE_RATE * 30 // 1000
+
+
+def trim_leading_quiet(pcm: bytes) -> bytes:
+    """Drop the quiet before the first sample above ONSET_LEVEL, keeping a 30 ms pre-roll."""
+    samples = np.frombuffer(pcm, dtype=np.int16)
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > ONSET_LEVEL)
+    if loud.size == 0:
+        return pcm
+    start = max(int(loud[0]) - PRE_ROLL_SAMPLES, 0)
+    return samples[start:].tobytes()
 
 
 class FliteTTS(tts.TTS[Literal["error"]]):
@@ -79,7 +93,7 @@ class FliteTTS(tts.TTS[Literal["error"]]):
             with wave.open(str(out), "rb") as wav:
                 if wav.getframerate() != SAMPLE_RATE or wav.getnchannels() != 1:
                     raise APIError(f"flite voice {self._voice!r} is not 16 kHz mono")
-                return wav.readframes(wav.getnframes())
+                return trim_leading_quiet(wav.readframes(wav.getnframes()))
 
 
 class _FliteStream(tts.ChunkedStream):
