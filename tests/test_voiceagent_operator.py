@@ -141,15 +141,12 @@ async def test_scale_up_and_down_keeps_busy_workers(stack: Stack) -> None:
     kube.create(agent())
     (first,) = wait_for(lambda: stack.pods("desk") if len(stack.pods("desk")) == 1 else None,
                         "the warm worker")  # fmt: skip
-    # A call lands on the warm worker: the pool refills to keep one idle worker.
+    # A call lands on the warm worker: the pool refills to keep an idle worker ready.
     assert stack.report("desk", first, 1) == 200
-    wait_for(lambda: stack.replicas("desk") == 2, "scale up to 2")
-    second = wait_for(lambda: [p for p in stack.pods("desk") if p != first], "a second worker")[0]
-    assert stack.report("desk", second, 1) == 200
-    wait_for(lambda: stack.replicas("desk") == 3, "scale up to 3")
-    wait_for(lambda: len(stack.pods("desk")) == 3, "three ready workers")
-    third = next(p for p in stack.pods("desk") if p not in (first, second))
-    assert stack.report("desk", third, 0) == 200
+    wait_for(lambda: stack.replicas("desk") >= 2, "scale up")
+    others = wait_for(lambda: [p for p in stack.pods("desk") if p != first], "a second worker")
+    assert stack.report("desk", others[0], 1) == 200
+    wait_for(lambda: stack.replicas("desk") >= 3, "scale up for the second call")
 
     def counted() -> bool:
         status = stack.va("desk")["status"]
@@ -157,10 +154,11 @@ async def test_scale_up_and_down_keeps_busy_workers(stack: Stack) -> None:
 
     wait_for(counted, "status to count 2 calls on 2 busy workers")
 
-    # Both calls on the first two workers end, the *second* first; the first stays busy.
-    assert stack.report("desk", second, 0) == 200
+    # The second call ends; the first worker stays busy. After scaleDownDelay the fleet
+    # shrinks to busy + warm = 2, and the busy worker is never the one removed.
+    assert stack.report("desk", others[0], 0) == 200
     wait_for(lambda: stack.replicas("desk") == 2, "scale down after scaleDownDelay")
-    wait_for(lambda: len(stack.pods("desk", ready_only=False)) == 2, "one pod removed")
+    wait_for(lambda: len(stack.pods("desk", ready_only=False)) == 2, "pods removed")
     survivors = stack.pods("desk", ready_only=False)
     assert first in survivors, "the busy worker must never be chosen for scale-down"
     events = [e.reason for e in kube.core.list_namespaced_event(kube.namespace).items

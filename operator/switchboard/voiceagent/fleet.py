@@ -6,8 +6,10 @@ Reports are the event-driven call signal: each one may change the desired worker
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from switchboard_contract.report import REPORT_HEARTBEAT_S, WorkerReport
@@ -17,6 +19,10 @@ from switchboard.scaling import ScalingParams, WorkerState
 
 # A worker that has not reported for this long (3 missed heartbeats) is not trusted.
 REPORT_TTL_S = 3 * REPORT_HEARTBEAT_S
+# Call starts older than this never matter to the surge term (pods start far quicker).
+STARTS_WINDOW_S = 300.0
+# Until a pod start has been measured, assume this (a warm image on a warm node).
+DEFAULT_POD_START_S = 10.0
 
 FleetKey = tuple[str, str]  # (namespace, VoiceAgent name)
 
@@ -29,14 +35,27 @@ class PodInfo:
     ready: bool
     deleting: bool
     deletion_cost: str | None
+    start_s: float | None = None  # creation -> Ready, once ready (1 s resolution)
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 def pod_info(body: Mapping[str, Any]) -> PodInfo:
     meta, status = body.get("metadata", {}), body.get("status", {})
     conds = status.get("conditions") or []
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)
+    ready_cond = next((c for c in conds if c.get("type") == "Ready"), None)
+    ready = ready_cond is not None and ready_cond.get("status") == "True"
     cost = (meta.get("annotations") or {}).get(POD_DELETION_COST)
-    return PodInfo(meta["name"], ready, bool(meta.get("deletionTimestamp")), cost)
+    start_s = None
+    created = _parse_time(meta.get("creationTimestamp"))
+    became_ready = (
+        _parse_time(ready_cond.get("lastTransitionTime")) if ready and ready_cond else None
+    )
+    if created is not None and became_ready is not None:
+        start_s = max(0.0, (became_ready - created).total_seconds())
+    return PodInfo(meta["name"], ready, bool(meta.get("deletionTimestamp")), cost, start_s)
 
 
 @dataclass
@@ -51,6 +70,9 @@ class AgentFleet:
     pods: dict[str, PodInfo] = field(default_factory=dict)  # from the pod watch
     replicas: int | None = None  # the Deployment's spec.replicas, from its watch
     reports: dict[str, tuple[WorkerReport, float]] = field(default_factory=dict)
+    # When calls started (from report increments): the scaler's arrival-surge signal.
+    starts: deque[float] = field(default_factory=lambda: deque(maxlen=1024))
+    pod_starts: deque[float] = field(default_factory=lambda: deque(maxlen=32))
     idle_since: dict[str, float] = field(default_factory=dict)
     # Status fields owned by the spec handler (dispatch rule, LiveKitSynced condition).
     spec_status: dict[str, Any] = field(default_factory=dict)
@@ -69,6 +91,10 @@ class AgentFleet:
         previous = self.reports.get(report.pod)
         if previous is not None and report.seq < previous[0].seq:
             return False
+        before = previous[0].active_calls if previous is not None else 0
+        self.starts.extend([now] * max(0, report.active_calls - before))
+        while self.starts and self.starts[0] < now - STARTS_WINDOW_S:
+            self.starts.popleft()
         self.reports[report.pod] = (report, now)
         if report.active_calls == 0:
             self.idle_since.setdefault(report.pod, now)
@@ -111,6 +137,19 @@ class AgentFleet:
             idle_since=self.idle_since.get(name) if active == 0 else None,
             terminating=deleting or bool(report and report.draining),
         )
+
+    def observe_pod(self, info: PodInfo) -> None:
+        previous = self.pods.get(info.name)
+        if info.start_s is not None and (previous is None or previous.start_s is None):
+            self.pod_starts.append(info.start_s)
+        self.pods[info.name] = info
+
+    def pod_start_estimate(self) -> float:
+        """p90 of recent creation->Ready times; the surge term covers one such start."""
+        if not self.pod_starts:
+            return DEFAULT_POD_START_S
+        ordered = sorted(self.pod_starts)
+        return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
 
     def forget(self, pod: str) -> None:
         self.pods.pop(pod, None)

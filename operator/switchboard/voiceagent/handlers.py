@@ -221,7 +221,7 @@ async def worker_pod_changed(
     if kwargs.get("event", {}).get("type") == "DELETED":
         fleet.forget(name)
     else:
-        fleet.pods[name] = pod_info(dict(body))
+        fleet.observe_pod(pod_info(dict(body)))
     await rescale(fleet)
 
 

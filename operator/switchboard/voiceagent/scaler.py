@@ -7,6 +7,7 @@ VoiceAgent status, so concurrent triggers cannot clobber each other's conditions
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import deque
@@ -80,7 +81,8 @@ async def rescale(
     async with fleet.lock:
         now = time.monotonic()
         current = fleet.replicas if fleet.replicas is not None else 0
-        decision = decide(fleet.workers(now), current, fleet.params, now)
+        params = dataclasses.replace(fleet.params, pod_start_s=fleet.pod_start_estimate())
+        decision = decide(fleet.workers(now), current, params, now, recent_starts=fleet.starts)
         events: list[Event] = []
         if fleet.replicas is not None and decision.desired != current:
             await kube.scale_deployment(namespace, worker_name(name), decision.desired)

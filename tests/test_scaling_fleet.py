@@ -1,0 +1,68 @@
+"""The operator's fleet view: reports joined with pods, stale reports, call starts, pod starts."""
+
+from __future__ import annotations
+
+import pytest
+from switchboard.voiceagent.fleet import (
+    DEFAULT_POD_START_S,
+    REPORT_TTL_S,
+    AgentFleet,
+    PodInfo,
+    pod_info,
+)
+from switchboard_contract.report import WorkerReport
+
+pytestmark = pytest.mark.unit
+
+
+def report(pod: str, active: int, seq: int, **kw: object) -> WorkerReport:
+    return WorkerReport(namespace="ns", voice_agent="va", pod=pod, active_calls=active,
+                        capacity=1, seq=seq, **kw)  # type: ignore[arg-type]  # fmt: skip
+
+
+def test_reports_join_pods_and_track_idle_time() -> None:
+    fleet = AgentFleet(("ns", "va"))
+    fleet.observe_pod(PodInfo("p1", True, False, None))
+    fleet.observe_pod(PodInfo("p2", False, False, None))
+    assert fleet.accept(report("p1", 1, 1), now=100.0)
+    states = {w.name: w for w in fleet.workers(now=101.0)}
+    assert states["p1"].active_calls == 1 and states["p1"].idle_since is None
+    assert states["p2"].ready is False and states["p2"].idle_since is None  # starting: not idle
+    fleet.accept(report("p1", 0, 2), now=110.0)
+    assert {w.name: w for w in fleet.workers(now=111.0)}["p1"].idle_since == 110.0
+
+
+def test_reordered_reports_are_dropped() -> None:
+    fleet = AgentFleet(("ns", "va"))
+    assert fleet.accept(report("p1", 1, 5), now=1.0)
+    assert not fleet.accept(report("p1", 0, 4), now=2.0)
+    assert fleet.reports["p1"][0].active_calls == 1
+
+
+def test_call_starts_come_from_report_increments() -> None:
+    fleet = AgentFleet(("ns", "va"))
+    fleet.accept(report("p1", 2, 1), now=10.0)
+    fleet.accept(report("p1", 1, 2), now=11.0)
+    fleet.accept(report("p1", 2, 3), now=12.0)
+    assert list(fleet.starts) == [10.0, 10.0, 12.0]
+
+
+def test_local_workers_without_pods_expire() -> None:
+    fleet = AgentFleet(("ns", "va"))
+    fleet.accept(report("laptop-123", 1, 1, registered=True), now=0.0)
+    assert [w.name for w in fleet.workers(now=1.0)] == ["laptop-123"]
+    assert fleet.workers(now=REPORT_TTL_S + 1.0) == []
+
+
+def test_pod_start_estimate_from_the_watch() -> None:
+    fleet = AgentFleet(("ns", "va"))
+    assert fleet.pod_start_estimate() == DEFAULT_POD_START_S
+    body = {"metadata": {"name": "p", "creationTimestamp": "2026-11-21T10:00:00Z"},
+            "status": {"conditions": [{"type": "Ready", "status": "True",
+                                       "lastTransitionTime": "2026-11-21T10:00:07Z"}]}}  # fmt: skip
+    info = pod_info(body)
+    assert info.ready and info.start_s == 7.0
+    fleet.observe_pod(info)
+    fleet.observe_pod(info)  # the same pod again is not a second sample
+    assert list(fleet.pod_starts) == [7.0]
+    assert fleet.pod_start_estimate() == 7.0
