@@ -37,11 +37,11 @@ lint: venv ## ruff + mypy (strict on the operator)
 	$(VENV)/bin/mypy agent/switchboard_agent
 
 .PHONY: crds-check
-crds-check: venv ## the chart's CRDs are a copy of crds/
+crds-check: ## the chart's CRDs are a copy of crds/
 	diff -r crds charts/switchboard/crds
 
 .PHONY: chart-crds
-chart-crds: ## copy crds/ into the chart
+chart-crds: ## copy crds/ into the chart (charts/switchboard/crds)
 	rm -rf charts/switchboard/crds && cp -r crds charts/switchboard/crds
 
 .PHONY: test
@@ -61,12 +61,12 @@ bench: tools venv ## benchmarks: print figures, write JSON to bench/results/
 	$(PY) -m bench $(BENCH_ARGS)
 
 .PHONY: up
-up: ## local stack with the operator and examples (not yet: see the chart issue)
-	@echo "make up: the local stack is delivered by the chart/local-stack issue; not available yet." >&2; exit 2
+up: tools venv ## run it: control plane, LiveKit, operator, examples, agent worker (KUBECONFIG set: helm)
+	$(PY) -m devstack.up up $(UP_ARGS)
 
 .PHONY: down
-down: ## stop the local stack
-	@echo "make down: the local stack is delivered by the chart/local-stack issue; not available yet." >&2; exit 2
+down: venv ## stop everything `make up` started (and check no process is left)
+	$(PY) -m devstack.up down $(UP_ARGS)
 
 .PHONY: clean
 clean: ## remove the venv and caches inside the repo (not ~/.cache/switchboard)

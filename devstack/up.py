@@ -1,0 +1,429 @@
+"""`python -m devstack.up up|down|status`: the one-command local stack behind `make up`/`down`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devstack import cluster as devcluster
+from devstack import kube, tools, up_helm
+from devstack.kube import KubeError
+from devstack.livekit import LiveKitStack
+from devstack.procs import Process, StartupError, free_port
+from devstack.runstate import RunState, processes_mentioning
+from devstack.tools import REPO
+from devstack.up_summary import print_summary
+
+CLUSTER_NAME = "switchboard-dev"
+OPERATOR_NS = "switchboard"
+EXAMPLES_NS = "default"
+RELEASE = "switchboard"
+LOCAL_AGENT_IMAGE = "switchboard-agent:dev"  # kwok's fake pods never pull it
+# The LiveKit URL is user-facing (clients, the lk CLI): its default port when free.
+PREFERRED = {"livekit": 7880}
+
+
+def default_run_dir() -> Path:
+    return Path(os.environ.get("SWITCHBOARD_RUN_DIR") or REPO / ".run")
+
+
+def port_free(port: int) -> bool:
+    import socket  # noqa: PLC0415 (only here)
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def pick_port(name: str, fixed: bool) -> int:
+    """The well-known port for `name` when free (and wanted), else any free port."""
+    port = PREFERRED[name]
+    return port if fixed and port_free(port) else free_port()
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@dataclass
+class Progress:
+    """Timestamped progress lines, and a sampler of the whole stack's summed RSS."""
+
+    started: float = field(default_factory=time.monotonic)
+    peak_kib: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def say(self, msg: str) -> None:
+        print(f"[{time.monotonic() - self.started:6.1f}s] {msg}", flush=True)
+
+    def wait(self, check: Callable[[], Any], what: str, timeout: float) -> Any:
+        self.say(f"... {what}")
+        result = kube.poll(check, timeout, what)
+        self.say(f"ok  {what}")
+        return result
+
+    def sample(self, total: Callable[[], int]) -> None:
+        def loop() -> None:
+            while not self._stop.wait(0.5):
+                self.peak_kib = max(self.peak_kib, total())
+
+        threading.Thread(target=loop, name="rss-sampler", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+@dataclass
+class LocalStack:
+    """The local stack: kwok control plane, redis + livekit-server, operator, agent worker."""
+
+    state: RunState
+    fixed_ports: bool = True
+    progress: Progress = field(default_factory=Progress)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.state.run_dir)
+
+    @property
+    def cluster(self) -> devcluster.Cluster:
+        return devcluster.Cluster(self.state.cluster_name, Path(self.state.cluster_workdir))
+
+    @property
+    def admin(self) -> Path:
+        return self.cluster.kubeconfig
+
+    def total_rss_kib(self) -> int:
+        comps = sum(c.rss_kib() for c in self.state.components)
+        return comps + sum(self.cluster.rss_kib().values())
+
+    def up(self) -> None:
+        p = self.progress
+        p.sample(self.total_rss_kib)
+        p.say(f"control plane: kwok cluster {self.state.cluster_name} (etcd, kube-apiserver, ...)")
+        self.cluster.up(timeout=240)
+        self.state.kubeconfig = str(self.admin)
+        self.state.save()
+        p.say("ok  control plane ready, 1 fake node")
+        self.start_livekit()
+        self.install_chart_parts()
+        self.start_operator()
+        docs = kube.load_examples(REPO / "examples")
+        self.state.info["numbers"] = [
+            n
+            for d in docs
+            if d["kind"] == "SipTrunk"
+            for n in (d["spec"].get("inbound") or {}).get("numbers", [])
+        ]
+        # Trunks first: a VoiceAgent whose trunk is not Ready yet backs off for 30 s.
+        trunks = [d for d in docs if d["kind"] == "SipTrunk"]
+        for batch in (trunks, [d for d in docs if d["kind"] != "SipTrunk"]):
+            kube.apply(self.admin, batch, EXAMPLES_NS)
+            names = ", ".join(f"{d['kind']}/{d['metadata']['name']}" for d in batch)
+            p.say(f"applied in namespace {EXAMPLES_NS}: {names}")
+            for doc in batch:
+                if doc["kind"] == "SipTrunk":
+                    self.wait_condition("siptrunk", doc["metadata"]["name"], "Ready")
+        agents = [d["metadata"]["name"] for d in docs if d["kind"] == "VoiceAgent"]
+        for name in agents:
+            self.start_worker(name)
+        for name in agents:
+            self.wait_condition("voiceagent", name, "Ready")
+        p.stop()
+        self.state.info["ready_seconds"] = round(time.monotonic() - p.started, 1)
+        self.state.info["peak_rss_mib"] = round(max(p.peak_kib, self.total_rss_kib()) / 1024)
+        self.state.save()
+
+    def start_livekit(self) -> None:
+        port = pick_port("livekit", self.fixed_ports)
+        self.progress.say(f"LiveKit: redis + livekit-server on 127.0.0.1:{port}")
+        lk = LiveKitStack(self.run_dir / "livekit", port=port).start()
+        assert lk.redis is not None and lk.server is not None
+        self.state.add("redis", lk.redis.pid, lk.redis.log_path, f"redis://{lk.redis_address}")
+        self.state.add("livekit-server", lk.server.pid, lk.server.log_path, lk.url)
+        self.state.info["livekit"] = {
+            "url": lk.url,
+            "api_key": lk.api_key,
+            "api_secret": lk.api_secret,
+            "version": lk.version,
+        }
+        self.state.save()
+        self.progress.say(f"ok  {lk.version} at {lk.url}")
+
+    def install_chart_parts(self) -> None:
+        """CRDs and the operator's ServiceAccount + RBAC, rendered from the chart itself."""
+        ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": OPERATOR_NS}}
+        docs = kube.render_chart(RELEASE, OPERATOR_NS, "peering.enabled=false", crds=True)
+        crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
+        rbac = [d for d in docs if d["kind"] in kube.RBAC_KINDS]
+        kube.apply(self.admin, [ns, *crds, *rbac])
+        names = [d["metadata"]["name"] for d in crds]
+        kube.kubectl(
+            self.admin,
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            *[f"crd/{n}" for n in names],
+        )
+        self.progress.say(
+            f"ok  chart CRDs ({', '.join(names)}) and RBAC "
+            f"({', '.join(sorted({d['kind'] for d in rbac}))})"
+        )
+
+    def operator_kubeconfig(self) -> Path:
+        """The operator authenticates as the chart's ServiceAccount: the chart's RBAC, exactly."""
+        sa = next(
+            d
+            for d in kube.render_chart(RELEASE, OPERATOR_NS, "peering.enabled=false")
+            if d["kind"] == "ServiceAccount"
+        )["metadata"]["name"]
+        token = kube.kubectl(
+            self.admin, "create", "token", sa, "-n", OPERATOR_NS, "--duration=720h"
+        ).strip()
+        self.state.info["operator_identity"] = f"system:serviceaccount:{OPERATOR_NS}:{sa}"
+        return kube.token_kubeconfig(self.admin, token, self.run_dir / "operator.kubeconfig")
+
+    def start_operator(self) -> None:
+        lk = self.state.info["livekit"]
+        report, liveness = free_port(), free_port()
+        report_url = f"http://127.0.0.1:{report}/v1/reports"
+        env = {
+            "KUBECONFIG": str(self.operator_kubeconfig()),
+            "LIVEKIT_URL": lk["url"],
+            "LIVEKIT_API_KEY": lk["api_key"],
+            "LIVEKIT_API_SECRET": lk["api_secret"],
+            "SWITCHBOARD_REPORT_LISTEN": f"127.0.0.1:{report}",
+            "SWITCHBOARD_REPORT_URL": report_url,
+            "SWITCHBOARD_REPORT_KEY": secrets.token_urlsafe(32),
+            "SWITCHBOARD_AGENT_IMAGE": LOCAL_AGENT_IMAGE,
+            "NO_PROXY": "127.0.0.1,localhost",
+            "HTTP_PROXY": "",
+            "HTTPS_PROXY": "",
+            "PYTHONUNBUFFERED": "1",
+        }
+        health = f"http://127.0.0.1:{liveness}/healthz"
+        argv = [
+            sys.executable,
+            "-m",
+            "switchboard",
+            "--standalone",
+            "--all-namespaces",
+            f"--liveness={health}",
+        ]
+        self.progress.say(
+            f"operator: {' '.join(argv[1:])} as {self.state.info['operator_identity']}"
+        )
+        proc = Process("operator", argv, self.run_dir / "logs" / "operator.log", env=env, cwd=REPO)
+        proc.start()
+        self.state.add("operator", proc.pid, proc.log_path, health)
+        self.state.info["report_url"] = report_url
+        self.state.save()
+        proc.wait_ready(lambda: http_ok(health), 120)
+        self.progress.say(f"ok  operator live ({health}), worker reports at {report_url}")
+
+    def wait_condition(self, kind: str, name: str, cond: str, timeout: float = 180) -> None:
+        def check() -> bool:
+            self.check_components()
+            return kube.is_true(kube.get(self.admin, kind, name, EXAMPLES_NS), cond)
+
+        try:
+            self.progress.wait(check, f"{kind}/{name} {cond}", timeout)
+        except KubeError:
+            obj = kube.get(self.admin, kind, name, EXAMPLES_NS)
+            raise KubeError(f"{kind}/{name} not {cond}: {kube.condition(obj, cond)}") from None
+
+    def check_components(self) -> None:
+        dead = [c.name for c in self.state.components if not c.alive()]
+        if dead:
+            logs = ", ".join(c.log for c in self.state.components if c.name in dead)
+            raise StartupError(f"{', '.join(dead)} exited; see {logs}")
+
+    def start_worker(self, voiceagent: str) -> None:
+        """A local agent worker with the config and credentials the operator rendered."""
+        cm_name, secret_name = f"{voiceagent}-agent-config", f"{voiceagent}-worker"
+        self.progress.say(f"... operator renders ConfigMap/{cm_name} and Secret/{secret_name}")
+        cm = self.progress.wait(
+            lambda: kube.get(self.admin, "configmap", cm_name, EXAMPLES_NS),
+            f"ConfigMap/{cm_name}",
+            120,
+        )
+        secret = self.progress.wait(
+            lambda: kube.get(self.admin, "secret", secret_name, EXAMPLES_NS),
+            f"Secret/{secret_name}",
+            60,
+        )
+        workdir = self.run_dir / "agents" / voiceagent
+        workdir.mkdir(parents=True, exist_ok=True)
+        config = workdir / "agent-config.json"
+        config.write_text(cm["data"]["agent-config.json"])
+        creds = kube.secret_data(secret)
+        http_port, metrics_port = free_port(), free_port()
+        env = {
+            **{
+                k: creds[k]
+                for k in (
+                    "LIVEKIT_URL",
+                    "LIVEKIT_API_KEY",
+                    "LIVEKIT_API_SECRET",
+                    "SWITCHBOARD_REPORT_TOKEN",
+                )
+            },
+            "SWITCHBOARD_AGENT_CONFIG": str(config),
+            "SWITCHBOARD_REPORT_URL": self.state.info["report_url"],
+            "SWITCHBOARD_POD_NAME": f"local-{voiceagent}",
+            "SWITCHBOARD_HTTP_HOST": "127.0.0.1",
+            "SWITCHBOARD_HTTP_PORT": str(http_port),
+            "SWITCHBOARD_PROMETHEUS_PORT": str(metrics_port),
+            "NO_PROXY": "127.0.0.1,localhost",
+            "HTTP_PROXY": "",
+            "HTTPS_PROXY": "",
+            "PYTHONUNBUFFERED": "1",
+        }
+        argv = [sys.executable, "-m", "switchboard_agent", "start"]
+        name = f"agent-worker/{voiceagent}"
+        health = f"http://127.0.0.1:{http_port}/"
+        self.progress.say(f"{name}: python -m switchboard_agent start (config {config})")
+        proc = Process(
+            name, argv, self.run_dir / "logs" / f"agent-{voiceagent}.log", env=env, cwd=REPO
+        )
+        proc.start()
+        self.state.add(name, proc.pid, proc.log_path, health)
+        self.state.info.setdefault("agents", {})[voiceagent] = {
+            "agent_name": json.loads(config.read_text())["agentName"],
+            "health": health,
+            "metrics": f"http://127.0.0.1:{metrics_port}/metrics",
+        }
+        self.state.save()
+        proc.wait_ready(lambda: http_ok(health), 180)
+        self.progress.say(f"ok  {name} registered with LiveKit ({health})")
+
+
+def stop_all(state: RunState) -> list[str]:
+    """Stop every component (newest first) and the cluster; return what is still running."""
+    left: list[str] = []
+    for comp in reversed(state.components):
+        survivors = comp.stop()
+        print(
+            f"stopped {comp.name} (pid {comp.pid})" + (f", LEFT {survivors}" if survivors else "")
+        )
+        left += [f"{comp.name}: {pid}" for pid in survivors]
+    if state.mode == "local" and state.cluster_name:
+        cluster = devcluster.Cluster(state.cluster_name, Path(state.cluster_workdir))
+        try:
+            cluster.down(delete=True)
+            print(f"deleted cluster {cluster.name}")
+        except devcluster.ClusterError as err:
+            print(f"cluster {cluster.name}: {err}", file=sys.stderr)
+        left += [f"cluster: {pid} {cmd[:80]}" for pid, cmd in cluster.processes().items()]
+    left += [f"{pid} {cmd[:80]}" for pid, cmd in processes_mentioning(state.run_dir + "/").items()]
+    return left
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    run_dir = args.run_dir.resolve()
+    old = RunState.load(run_dir)
+    if old is not None and any(c.alive() for c in old.components):
+        print(f"already up (state in {old.path}); `make down` first. Status:")
+        return cmd_status(args)
+    if old is not None:
+        stop_all(old)  # leftovers of a crashed run
+        old.remove()
+    if os.environ.get("KUBECONFIG") and not args.local:
+        return up_helm.up(run_dir, RELEASE, OPERATOR_NS, EXAMPLES_NS)
+    missing = devcluster.missing_binaries() + [
+        f"{what} ({path})"
+        for what, path in (("helm", tools.helm()), ("livekit-server", tools.livekit_server()))
+        if not path.exists()
+    ]
+    if missing or tools.redis_server() is None:
+        print(f"missing tools (run `make tools`): {', '.join(missing) or 'redis-server'}")
+        return 2
+    state = RunState(str(run_dir), "local", args.cluster_name, str(args.cluster_workdir))
+    state.save()
+    stack = LocalStack(state, fixed_ports=not args.free_ports)
+    try:
+        stack.up()
+    except (StartupError, KubeError, devcluster.ClusterError) as err:
+        stack.progress.stop()
+        print(f"\nmake up failed: {err}\nlogs: {run_dir / 'logs'}; cleaning up", file=sys.stderr)
+        stop_all(state)
+        state.remove()
+        return 1
+    print_summary(state)
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    run_dir = args.run_dir.resolve()
+    state = RunState.load(run_dir)
+    if state is None:
+        print(f"nothing recorded in {run_dir}; checking for a leftover cluster")
+        state = RunState(str(run_dir), "local", args.cluster_name, str(args.cluster_workdir))
+    if state.mode == "helm":
+        up_helm.down(state)
+    left = stop_all(state)
+    if left:
+        print("STILL RUNNING:\n  " + "\n  ".join(left), file=sys.stderr)
+        return 1
+    state.remove()
+    print("down: no processes left")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    state = RunState.load(args.run_dir.resolve())
+    if state is None:
+        print("not running (no state file)")
+        return 3
+    total = 0
+    for comp in state.components:
+        rss = comp.rss_kib()
+        total += rss
+        live = "running" if comp.alive() else "EXITED"
+        print(f"{comp.name:28} {live:8} pid {comp.pid:<8} {rss / 1024:7.0f} MiB  {comp.url}")
+    if state.mode == "local":
+        cluster = devcluster.Cluster(state.cluster_name, Path(state.cluster_workdir))
+        for name, kib in sorted(cluster.rss_kib().items()):
+            total += kib
+            print(f"{'cluster/' + name:28} {'running':8} {'':12} {kib / 1024:7.0f} MiB")
+    print(f"{'total RSS':50} {total / 1024:7.0f} MiB")
+    return 0 if all(c.alive() for c in state.components) else 1
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m devstack.up", description=__doc__)
+    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("--run-dir", type=Path, default=default_run_dir())
+    parser.add_argument("--cluster-name", default=CLUSTER_NAME)
+    parser.add_argument("--cluster-workdir", type=Path, default=devcluster.default_workdir())
+    parser.add_argument("--free-ports", action="store_true", help="no well-known ports (tests)")
+    parser.add_argument("--local", action="store_true", help="ignore KUBECONFIG: local stack")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
+    handler = {"up": cmd_up, "down": cmd_down, "status": cmd_status}[args.command]
+    return handler(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""`make up` with KUBECONFIG set: helm-install the chart on that (kind/minikube) cluster."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+from devstack import kube
+from devstack.kube import CHART, KubeError
+from devstack.runstate import RunState
+from devstack.tools import REPO
+from devstack.up_summary import print_summary
+
+# Contexts of local clusters; anything else needs SWITCHBOARD_UP_ANY_CONTEXT=1.
+LOCAL_CONTEXTS = re.compile(r"^(kind-.*|minikube|docker-desktop|k3d-.*|rancher-desktop|colima)$")
+
+
+def _values() -> list[str]:
+    """Images and LiveKit from the environment (skaffold builds images; see README)."""
+    out = []
+    for var, key in (
+        ("SWITCHBOARD_OPERATOR_IMAGE", "image"),
+        ("SWITCHBOARD_AGENT_IMAGE", "agentImage"),
+    ):
+        if ref := os.environ.get(var):
+            repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "")
+            out += [f"{key}.repository={repo}", f"{key}.tag={tag or 'latest'}"]
+    for var, key in (
+        ("LIVEKIT_URL", "url"),
+        ("LIVEKIT_API_KEY", "apiKey"),
+        ("LIVEKIT_API_SECRET", "apiSecret"),
+    ):
+        out.append(f"livekit.{key}={os.environ[var]}")
+    return out
+
+
+def up(run_dir: Path, release: str, namespace: str, examples_ns: str) -> int:
+    started = time.monotonic()
+    context = kube.kubectl(None, "config", "current-context").strip()
+    print(f"KUBECONFIG is set: installing with helm into context {context!r}")
+    if not LOCAL_CONTEXTS.match(context) and os.environ.get("SWITCHBOARD_UP_ANY_CONTEXT") != "1":
+        print(
+            f"refusing: {context!r} does not look like a local cluster (kind/minikube). "
+            "Set SWITCHBOARD_UP_ANY_CONTEXT=1 to proceed, or unset KUBECONFIG for the "
+            "local stack.",
+            file=sys.stderr,
+        )
+        return 2
+    missing = [
+        v for v in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET") if not os.environ.get(v)
+    ]
+    if missing:
+        print(
+            f"set {', '.join(missing)}: pods in the cluster need a LiveKit they can reach "
+            "(LiveKit Cloud, or livekit-server in the cluster)",
+            file=sys.stderr,
+        )
+        return 2
+    state = RunState(
+        str(run_dir),
+        "helm",
+        info={
+            "context": context,
+            "release": release,
+            "namespace": namespace,
+            "examples_namespace": examples_ns,
+        },
+    )
+    state.save()
+    try:
+        args = [
+            "upgrade",
+            "--install",
+            release,
+            str(CHART),
+            "--namespace",
+            namespace,
+            "--create-namespace",
+            "--wait",
+            "--timeout",
+            "5m",
+        ]
+        for value in _values():
+            args += ["--set", value]
+        print(f"helm {' '.join(args[:4])} ... (waits for the operator rollout)")
+        kube.helm(None, *args)
+        docs = kube.load_examples(REPO / "examples")
+        kube.apply(None, docs, examples_ns)
+        print(f"applied examples/*.yaml in {examples_ns}")
+        for doc in docs:
+            kind, name = doc["kind"].lower(), doc["metadata"]["name"]
+            print(f"... {kind}/{name} Ready")
+            kube.poll(
+                lambda k=kind, n=name: kube.is_true(kube.get(None, k, n, examples_ns), "Ready"),
+                300,
+                f"{kind}/{name}",
+            )
+    except KubeError as err:
+        print(f"make up (helm) failed: {err}", file=sys.stderr)
+        return 1
+    state.info["ready_seconds"] = round(time.monotonic() - started, 1)
+    state.info["numbers"] = [
+        n
+        for d in docs
+        if d["kind"] == "SipTrunk"
+        for n in (d["spec"].get("inbound") or {}).get("numbers", [])
+    ]
+    state.save()
+    print_summary(state)
+    print(f"operator logs: kubectl -n {namespace} logs deploy/{release}-operator -f")
+    return 0
+
+
+def down(state: RunState) -> None:
+    """Delete the examples and uninstall the release (CRDs stay, as with any helm chart)."""
+    namespace, release = state.info["namespace"], state.info["release"]
+    docs = kube.load_examples(REPO / "examples")
+    for doc in reversed(docs):
+        kind, name = doc["kind"].lower(), doc["metadata"]["name"]
+        try:
+            kube.kubectl(
+                None,
+                "delete",
+                kind,
+                name,
+                "-n",
+                state.info.get("examples_namespace", "default"),
+                "--ignore-not-found",
+                "--wait=true",
+                "--timeout=120s",
+            )
+        except KubeError as err:
+            print(f"{kind}/{name}: {err}", file=sys.stderr)
+    try:
+        kube.helm(None, "uninstall", release, "--namespace", namespace, "--wait")
+        print(f"uninstalled {release} from {namespace} (CRDs kept: kubectl delete -f crds/)")
+    except KubeError as err:
+        print(f"helm uninstall: {err}", file=sys.stderr)
