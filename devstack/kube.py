@@ -104,7 +104,9 @@ def poll(check: Callable[[], Any], timeout: float, what: str, interval: float = 
         time.sleep(interval)
 
 
-def render_chart(release: str, namespace: str, *values: str, crds: bool = False) -> list[dict]:
+def render_chart(
+    release: str, namespace: str, *values: str, crds: bool = False
+) -> list[dict[str, Any]]:
     """`helm template` of the chart (no cluster needed) as a list of objects."""
     args = ["template", release, str(CHART), "--namespace", namespace]
     if crds:
@@ -115,7 +117,9 @@ def render_chart(release: str, namespace: str, *values: str, crds: bool = False)
     return [doc for doc in yaml.safe_load_all(out) if doc]
 
 
-def apply(kubeconfig: Path | None, docs: list[dict], namespace: str | None = None) -> None:
+def apply(
+    kubeconfig: Path | None, docs: list[dict[str, Any]], namespace: str | None = None
+) -> None:
     """Server-side apply a list of objects in one kubectl call."""
     args = [
         "apply",
@@ -130,9 +134,9 @@ def apply(kubeconfig: Path | None, docs: list[dict], namespace: str | None = Non
     kubectl(kubeconfig, *args, stdin=yaml.safe_dump_all(docs))
 
 
-def load_examples(directory: Path) -> list[dict]:
+def load_examples(directory: Path) -> list[dict[str, Any]]:
     """The offline examples (top level of examples/; examples/cloud/ are templates)."""
-    docs: list[dict] = []
+    docs: list[dict[str, Any]] = []
     for path in sorted(directory.glob("*.yaml")):
         docs += [d for d in yaml.safe_load_all(path.read_text()) if d]
     return docs

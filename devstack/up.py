@@ -7,14 +7,10 @@ import json
 import os
 import secrets
 import sys
-import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from devstack import cluster as devcluster
 from devstack import kube, tools, up_helm
@@ -23,7 +19,7 @@ from devstack.livekit import LiveKitStack
 from devstack.procs import Process, StartupError, free_port
 from devstack.runstate import RunState, processes_mentioning
 from devstack.tools import REPO
-from devstack.up_summary import print_summary
+from devstack.up_summary import Progress, http_ok, print_summary
 
 CLUSTER_NAME = "switchboard-dev"
 OPERATOR_NS = "switchboard"
@@ -55,42 +51,6 @@ def pick_port(name: str, fixed: bool) -> int:
     return port if fixed and port_free(port) else free_port()
 
 
-def http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return bool(resp.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-@dataclass
-class Progress:
-    """Timestamped progress lines, and a sampler of the whole stack's summed RSS."""
-
-    started: float = field(default_factory=time.monotonic)
-    peak_kib: int = 0
-    _stop: threading.Event = field(default_factory=threading.Event)
-
-    def say(self, msg: str) -> None:
-        print(f"[{time.monotonic() - self.started:6.1f}s] {msg}", flush=True)
-
-    def wait(self, check: Callable[[], Any], what: str, timeout: float) -> Any:
-        self.say(f"... {what}")
-        result = kube.poll(check, timeout, what)
-        self.say(f"ok  {what}")
-        return result
-
-    def sample(self, total: Callable[[], int]) -> None:
-        def loop() -> None:
-            while not self._stop.wait(0.5):
-                self.peak_kib = max(self.peak_kib, total())
-
-        threading.Thread(target=loop, name="rss-sampler", daemon=True).start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-
 @dataclass
 class LocalStack:
     """The local stack: kwok control plane, redis + livekit-server, operator, agent worker."""
@@ -105,7 +65,10 @@ class LocalStack:
 
     @property
     def cluster(self) -> devcluster.Cluster:
-        return devcluster.Cluster(self.state.cluster_name, Path(self.state.cluster_workdir))
+        owner = self.state.info.get("owner_pid")
+        return devcluster.Cluster(
+            self.state.cluster_name, Path(self.state.cluster_workdir), owner_pid=owner
+        )
 
     @property
     def admin(self) -> Path:
@@ -357,6 +320,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"missing tools (run `make tools`): {', '.join(missing) or 'redis-server'}")
         return 2
     state = RunState(str(run_dir), "local", args.cluster_name, str(args.cluster_workdir))
+    if args.owner_pid:
+        state.info["owner_pid"] = args.owner_pid  # devcluster.reap_orphans may stop it
     state.save()
     stack = LocalStack(state, fixed_ports=not args.free_ports)
     try:
@@ -416,6 +381,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--cluster-workdir", type=Path, default=devcluster.default_workdir())
     parser.add_argument("--free-ports", action="store_true", help="no well-known ports (tests)")
     parser.add_argument("--local", action="store_true", help="ignore KUBECONFIG: local stack")
+    parser.add_argument("--owner-pid", type=int, help="tests: the cluster dies with this pid")
     return parser.parse_args(argv)
 
 

@@ -37,6 +37,13 @@ def _values() -> list[str]:
     return out
 
 
+def _wait_ready(kind: str, name: str, namespace: str) -> None:
+    def ready() -> bool:
+        return kube.is_true(kube.get(None, kind, name, namespace), "Ready")
+
+    kube.poll(ready, 300, f"{kind}/{name} Ready")
+
+
 def up(run_dir: Path, release: str, namespace: str, examples_ns: str) -> int:
     started = time.monotonic()
     context = kube.kubectl(None, "config", "current-context").strip()
@@ -93,11 +100,7 @@ def up(run_dir: Path, release: str, namespace: str, examples_ns: str) -> int:
         for doc in docs:
             kind, name = doc["kind"].lower(), doc["metadata"]["name"]
             print(f"... {kind}/{name} Ready")
-            kube.poll(
-                lambda k=kind, n=name: kube.is_true(kube.get(None, k, n, examples_ns), "Ready"),
-                300,
-                f"{kind}/{name}",
-            )
+            _wait_ready(kind, name, examples_ns)
     except KubeError as err:
         print(f"make up (helm) failed: {err}", file=sys.stderr)
         return 1

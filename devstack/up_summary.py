@@ -1,10 +1,18 @@
-"""What `make up` prints once the stack is Ready: what runs, where the logs are, what to try."""
+"""What `make up` prints: timed progress while it starts, then what runs, logs, what to try."""
 
 from __future__ import annotations
 
 import os
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from devstack import kube
 from devstack.runstate import RunState
 from devstack.tools import REPO
 
@@ -69,3 +77,39 @@ def print_summary(state: RunState) -> None:
         )
         print("    and join room test-call from any LiveKit client (same URL and key).")
     print("\nStop everything: make down")
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@dataclass
+class Progress:
+    """Timestamped progress lines, and a sampler of the whole stack's summed RSS."""
+
+    started: float = field(default_factory=time.monotonic)
+    peak_kib: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def say(self, msg: str) -> None:
+        print(f"[{time.monotonic() - self.started:6.1f}s] {msg}", flush=True)
+
+    def wait(self, check: Callable[[], Any], what: str, timeout: float) -> Any:
+        self.say(f"... {what}")
+        result = kube.poll(check, timeout, what)
+        self.say(f"ok  {what}")
+        return result
+
+    def sample(self, total: Callable[[], int]) -> None:
+        def loop() -> None:
+            while not self._stop.wait(0.5):
+                self.peak_kib = max(self.peak_kib, total())
+
+        threading.Thread(target=loop, name="rss-sampler", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
