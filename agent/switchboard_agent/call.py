@@ -15,6 +15,8 @@ from switchboard_agent.telemetry import ATTR_END_REASON
 
 logger = logging.getLogger("switchboard.agent")
 
+HANG_UP_GRACE = 0.5  # seconds between the agent's last audio and deleting the room
+
 
 class CallLifecycle:
     """Ends the job when the session closes (hangup, end_call, transfer) or time runs out."""
@@ -29,6 +31,7 @@ class CallLifecycle:
         self._root = trace.get_current_span()
         self._timer: asyncio.Task[None] | None = None
         self.end_reason: str | None = None
+        self._hang_up_requested = False
         session.on("close", self._on_close)
 
     def start_timer(self) -> None:
@@ -39,17 +42,28 @@ class CallLifecycle:
         logger.info("maxCallDuration reached, ending the call", extra=self._caller.log_fields())
         self.end("max_call_duration", hang_up=True)
 
-    def end(self, reason: str, *, hang_up: bool) -> None:
-        """End the call: close the session, and hang up on the caller when asked to."""
+    def request_hang_up(self, reason: str) -> None:
+        """Hang up on the caller when the job shuts down (the agent ended the call)."""
         if self.end_reason is None:
             self.end_reason = reason
             self._root.set_attribute(ATTR_END_REASON, reason)
-        if hang_up:
+        if not self._hang_up_requested:
+            self._hang_up_requested = True
             self._ctx.add_shutdown_callback(self._hang_up)
+
+    def end(self, reason: str, *, hang_up: bool) -> None:
+        """End the call now: close the session, and hang up on the caller when asked to."""
+        if hang_up:
+            self.request_hang_up(reason)
+        elif self.end_reason is None:
+            self.end_reason = reason
+            self._root.set_attribute(ATTR_END_REASON, reason)
         self._session.shutdown(drain=False)
         self._ctx.shutdown(reason=reason)
 
     async def _hang_up(self) -> None:
+        # the last audio frames are still in the caller's jitter buffer / the SIP bridge
+        await asyncio.sleep(HANG_UP_GRACE)
         await self._ctx.delete_room()
 
     def _on_close(self, ev: CloseEvent) -> None:

@@ -72,7 +72,9 @@ async def entrypoint(ctx: JobContext) -> None:
     TurnRecorder(trace.get_current_span()).attach(session)
     call = CallLifecycle(ctx, session, caller, config.max_call_duration)
     await session.start(
-        agent=SwitchboardAgent(config=config, caller=caller),
+        agent=SwitchboardAgent(
+            config=config, caller=caller, on_end_call=lambda: call.request_hang_up("end_call")
+        ),
         room=ctx.room,
         room_options=room_io.RoomOptions(
             participant_identity=caller.identity, close_on_disconnect=True

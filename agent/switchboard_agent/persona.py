@@ -55,11 +55,17 @@ class SwitchboardAgent(Agent):
         config: AgentConfig,
         caller: CallerInfo,
         transfer: Transferer = sip_refer,
+        on_end_call: Callable[[], None] | None = None,
     ) -> None:
         self._config = config
         self._caller = caller
         self._transfer = transfer
-        tools: list[llm.Tool | llm.Toolset] = [EndCallTool(end_instructions=None)]
+        self._on_end_call = on_end_call
+        # the room is deleted (hang-up) by the call lifecycle, after the goodbye played out
+        end_call = EndCallTool(
+            end_instructions=None, delete_room=on_end_call is None, on_tool_called=self._ending
+        )
+        tools: list[llm.Tool | llm.Toolset] = [end_call]
         if config.transfer_targets:
             names = ", ".join(t.name for t in config.transfer_targets)
             tools.append(
@@ -70,6 +76,11 @@ class SwitchboardAgent(Agent):
                 )
             )
         super().__init__(instructions=render_instructions(config, caller), tools=tools)
+
+    async def _ending(self, _: llm.Toolset.ToolCalledEvent) -> None:
+        logger.info("end_call requested", extra=self._caller.log_fields())
+        if self._on_end_call is not None:
+            self._on_end_call()
 
     async def on_enter(self) -> None:
         greeting = self._config.greeting

@@ -50,11 +50,14 @@ class SimCaller:
     _source: rtc.AudioSource | None = None
     _say: asyncio.Queue[tuple[bytes, float]] = field(default_factory=asyncio.Queue)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _current: list[bytes] = field(default_factory=list)
+    _first: float = 0.0
 
     async def connect(self) -> SimCaller:
         self.room.on("track_subscribed", self._on_track)
         self.room.on("participant_connected", self._on_participant)
-        self.room.on("disconnected", lambda *_: self.disconnected.set())
+        self.room.on("disconnected", lambda *_: (self._flush(), self.disconnected.set()))
+        self.room.on("track_unsubscribed", lambda *_: self._flush())
         await self.room.connect(self.url, self.token)
         for p in self.room.remote_participants.values():
             self._on_participant(p)
@@ -98,25 +101,28 @@ class SimCaller:
     async def _record(self, track: rtc.Track, silence_gap: float = 0.8) -> None:
         """Split the agent's audio into utterances at `silence_gap` seconds of quiet."""
         loop = asyncio.get_running_loop()
-        current: list[bytes] = []
-        started = first = 0.0
         quiet = 0.0
         async for ev in rtc.AudioStream(track, sample_rate=RATE, num_channels=1):
             data = bytes(ev.frame.data)
             loud = _loud(data)
-            now = loop.time()
             if loud:
                 self.agent_audio.set()
-                if not current:
-                    started = first = now
+                if not self._current:
+                    self._first = loop.time()
                 quiet = 0.0
-                current.append(data)
-            elif current:
-                current.append(data)
+                self._current.append(data)
+            elif self._current:
+                self._current.append(data)
                 quiet += ev.frame.samples_per_channel / RATE
                 if quiet >= silence_gap:
-                    self.utterances.put_nowait(Utterance(b"".join(current), started, first))
-                    current = []
+                    self._flush()
+        self._flush()
+
+    def _flush(self) -> None:
+        """End the current utterance (silence, or the agent's track/room went away)."""
+        if self._current:
+            self.utterances.put_nowait(Utterance(b"".join(self._current), self._first, self._first))
+            self._current = []
 
     async def say(self, text: str, tts: FliteTTS) -> None:
         """Speak `text` (flite) into the mic, followed by silence."""
