@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 import jsonschema
 import pytest
@@ -76,6 +76,16 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+def _literal_values(annotation: Any) -> list[Any] | None:
+    if get_origin(annotation) is Literal:
+        return list(get_args(annotation))
+    for arg in get_args(annotation):
+        found = _literal_values(arg)
+        if found is not None:
+            return found
+    return None
+
+
 def _compare(model: type[BaseModel], schema: dict[str, Any], path: str) -> list[str]:
     """Field-by-field agreement: names, required-ness, types, enums and defaults."""
     problems = []
@@ -97,6 +107,11 @@ def _compare(model: type[BaseModel], schema: dict[str, Any], path: str) -> list[
             wire = default.to_wire() if isinstance(default, BaseModel) else default
             if wire != sub["default"]:
                 problems.append(f"{path}.{alias}: default {wire!r} != {sub['default']!r}")
+        literal = _literal_values(field.annotation)
+        if literal is not None:
+            node = sub["items"] if sub.get("type") == "array" else sub
+            if sorted(literal) != sorted(node.get("enum", [])):
+                problems.append(f"{path}.{alias}: enum {node.get('enum')} != {literal}")
         origin = get_origin(field.annotation)
         sub_model = _model_of(field.annotation)
         if sub_model is not None:

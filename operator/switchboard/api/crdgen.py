@@ -54,6 +54,8 @@ def _structural(node: Schema, defs: dict[str, Schema], path: str, field: bool = 
         return _structural({**non_null[0], **outer}, defs, path, field)
 
     out = {k: v for k, v in node.items() if k in _KEEP or k.startswith("x-kubernetes-")}
+    if "const" in node:  # a one-value Literal: structural schemas spell it as an enum
+        out["enum"] = [node["const"]]
     if out.get("default") is None:
         out.pop("default", None)
     if node.get("type") == "object" or "properties" in node:

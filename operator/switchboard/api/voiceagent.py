@@ -25,7 +25,8 @@ ShortText = Annotated[str, StringConstraints(max_length=253)]
 Options = dict[str, ShortText]
 
 # Providers that run offline inside the worker need no API key.
-LOCAL_PROVIDERS = ("pocketsphinx", "flite", "scripted")
+LOCAL_STT = ("pocketsphinx",)
+LOCAL_TTS = ("flite",)
 
 
 def _needs_key_rule(local: tuple[str, ...]) -> dict[str, str]:
@@ -40,7 +41,7 @@ def _needs_key_rule(local: tuple[str, ...]) -> dict[str, str]:
 class SttStage(Model):
     """Speech-to-text."""
 
-    model_config = cel(_needs_key_rule(LOCAL_PROVIDERS))
+    model_config = cel(_needs_key_rule(LOCAL_STT))
 
     provider: Literal["deepgram", "openai", "pocketsphinx"] = Field(
         description="deepgram, openai (cloud) or pocketsphinx (offline, English)."
@@ -130,7 +131,7 @@ class LlmStage(Model):
 class TtsStage(Model):
     """Text-to-speech."""
 
-    model_config = cel(_needs_key_rule(LOCAL_PROVIDERS))
+    model_config = cel(_needs_key_rule(LOCAL_TTS))
 
     provider: Literal["cartesia", "elevenlabs", "openai", "flite"] = Field(
         description="cartesia, elevenlabs, openai (cloud) or flite (offline)."
