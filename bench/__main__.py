@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 
 BENCHMARKS = {
@@ -14,6 +15,8 @@ BENCHMARKS = {
 
 
 def main(argv: list[str]) -> int:
+    # SIGTERM unwinds like Ctrl-C, so each benchmark's `finally` stops its processes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     names = argv or list(BENCHMARKS)
     failed = []
     for name in names:
