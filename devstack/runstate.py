@@ -16,6 +16,17 @@ from devstack.procs import rss_kib
 STATE_FILE = "state.json"
 
 
+def pss_kib(pid: int) -> int:
+    """Proportional set size: shared pages split among their users (0 if gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        return 0
+    return 0
+
+
 def _stat_fields(pid: int) -> list[str] | None:
     """/proc/<pid>/stat split after the command name (which may contain spaces)."""
     try:
@@ -75,6 +86,9 @@ class Component:
 
     def rss_kib(self) -> int:
         return sum(rss_kib(pid) for pid in self.members())
+
+    def pss_kib(self) -> int:
+        return sum(pss_kib(pid) for pid in self.members())
 
     def stop(self, timeout: float = 15.0) -> list[int]:
         """SIGTERM every member, SIGKILL what is left after `timeout`; returns survivors."""

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -16,8 +17,8 @@ from devstack import cluster as devcluster
 from devstack import kube, tools, up_helm
 from devstack.kube import KubeError
 from devstack.livekit import LiveKitStack
-from devstack.procs import Process, StartupError, free_port
-from devstack.runstate import RunState, processes_mentioning
+from devstack.procs import Process, StartupError, free_port, rss_kib
+from devstack.runstate import RunState, processes_mentioning, pss_kib
 from devstack.tools import REPO
 from devstack.up_summary import Progress, http_ok, print_summary
 
@@ -38,6 +39,8 @@ def port_free(port: int) -> bool:
     import socket  # noqa: PLC0415 (only here)
 
     with socket.socket() as s:
+        # as servers bind: connections of a previous run in TIME_WAIT do not block the port
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -78,6 +81,10 @@ class LocalStack:
         comps = sum(c.rss_kib() for c in self.state.components)
         return comps + sum(self.cluster.rss_kib().values())
 
+    def total_pss_kib(self) -> int:
+        comps = sum(c.pss_kib() for c in self.state.components)
+        return comps + sum(pss_kib(pid) for pid in self.cluster.pid_files().values())
+
     def up(self) -> None:
         p = self.progress
         p.sample(self.total_rss_kib)
@@ -113,6 +120,7 @@ class LocalStack:
         p.stop()
         self.state.info["ready_seconds"] = round(time.monotonic() - p.started, 1)
         self.state.info["peak_rss_mib"] = round(max(p.peak_kib, self.total_rss_kib()) / 1024)
+        self.state.info["pss_mib"] = round(self.total_pss_kib() / 1024)
         self.state.save()
 
     def start_livekit(self) -> None:
@@ -277,6 +285,10 @@ class LocalStack:
         self.state.save()
         proc.wait_ready(lambda: http_ok(health), 180)
         self.progress.say(f"ok  {name} registered with LiveKit ({health})")
+        # A call is only answered promptly once livekit-agents has prewarmed a job process.
+        self.progress.say(f"... {name} prewarms its job process")
+        proc.wait_ready(lambda: "process initialized" in proc.log_tail(400), 180)
+        self.progress.say(f"ok  {name} has a warm job process")
 
 
 def stop_all(state: RunState) -> list[str]:
@@ -319,6 +331,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     if missing or tools.redis_server() is None:
         print(f"missing tools (run `make tools`): {', '.join(missing) or 'redis-server'}")
         return 2
+    for old_run in ("logs", "livekit", "agents"):  # a fresh run, fresh logs
+        shutil.rmtree(run_dir / old_run, ignore_errors=True)
     state = RunState(str(run_dir), "local", args.cluster_name, str(args.cluster_workdir))
     if args.owner_pid:
         state.info["owner_pid"] = args.owner_pid  # devcluster.reap_orphans may stop it
@@ -358,18 +372,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     if state is None:
         print("not running (no state file)")
         return 3
-    total = 0
+    rows: list[tuple[str, str, str, int, int, str]] = []
     for comp in state.components:
-        rss = comp.rss_kib()
-        total += rss
         live = "running" if comp.alive() else "EXITED"
-        print(f"{comp.name:28} {live:8} pid {comp.pid:<8} {rss / 1024:7.0f} MiB  {comp.url}")
+        rows.append((comp.name, live, str(comp.pid), comp.rss_kib(), comp.pss_kib(), comp.url))
     if state.mode == "local":
         cluster = devcluster.Cluster(state.cluster_name, Path(state.cluster_workdir))
-        for name, kib in sorted(cluster.rss_kib().items()):
-            total += kib
-            print(f"{'cluster/' + name:28} {'running':8} {'':12} {kib / 1024:7.0f} MiB")
-    print(f"{'total RSS':50} {total / 1024:7.0f} MiB")
+        for name, pid in sorted(cluster.pid_files().items()):
+            rss, pss = rss_kib(pid), pss_kib(pid)
+            rows.append((f"cluster/{name}", "running" if rss else "EXITED", str(pid), rss, pss, ""))
+    print(f"{'component':32} {'state':8} {'pid':>8} {'RSS MiB':>8} {'PSS MiB':>8}")
+    for name, live, pid_s, rss, pss, url in rows:
+        print(f"{name:32} {live:8} {pid_s:>8} {rss / 1024:8.0f} {pss / 1024:8.0f}  {url}")
+    rss_total, pss_total = sum(r[3] for r in rows), sum(r[4] for r in rows)
+    label = "total (PSS counts shared pages once)"
+    print(f"{label:50} {rss_total / 1024:8.0f} {pss_total / 1024:8.0f}")
     return 0 if all(c.alive() for c in state.components) else 1
 
 

@@ -32,8 +32,9 @@ def print_summary(state: RunState) -> None:
     kubeconfig = _rel(state.kubeconfig) if state.kubeconfig else os.environ.get("KUBECONFIG", "")
     print()
     print(
-        f"Switchboard is up: Ready in {info.get('ready_seconds', '?')}s, "
-        f"peak RSS of the whole stack {info.get('peak_rss_mib', '?')} MiB."
+        f"Switchboard is up: Ready in {info.get('ready_seconds', '?')}s. Memory of the whole "
+        f"stack: peak RSS {info.get('peak_rss_mib', '?')} MiB (summed; PSS at Ready, shared "
+        f"pages once: {info.get('pss_mib', '?')} MiB)."
     )
     print("\nRunning:")
     if state.mode == "local":
