@@ -35,11 +35,13 @@ async def _until(check: object, timeout: float = 30) -> None:
     await asyncio.wait_for(poll(), timeout)
 
 
+@pytest.mark.parametrize("calls_per_worker", [1, 2])
 async def test_calls_per_worker_is_exact(
     agent_worker: WorkerFactory,  # noqa: F811
     lkapi: api.LiveKitAPI,  # noqa: F811
+    calls_per_worker: int,
 ) -> None:
-    worker = agent_worker(callsPerWorker=1)
+    worker = agent_worker(callsPerWorker=calls_per_worker)
     name = worker.config["agentName"]
     rooms = [room_name("cap") for _ in range(3)]
     for room in rooms:
@@ -54,16 +56,16 @@ async def test_calls_per_worker_is_exact(
         )
     )
 
-    async def any_joined() -> bool:
-        return any([await agent_in_room(lkapi, r) for r in rooms])
+    async def all_slots_taken() -> bool:
+        return sum([await agent_in_room(lkapi, r) for r in rooms]) >= calls_per_worker
 
-    await _until(any_joined)
+    await _until(all_slots_taken)
     await asyncio.sleep(SETTLE)
     joined = [r for r in rooms if await agent_in_room(lkapi, r)]
-    assert len(joined) == 1, joined
-    assert worker.metric("switchboard_agent_jobs_accepted_total") == 1
-    assert worker.metric("switchboard_agent_active_calls") == 1
-    assert worker.worker_info().get("active_jobs") == 1
+    assert len(joined) == calls_per_worker, joined
+    assert worker.metric("switchboard_agent_jobs_accepted_total") == calls_per_worker
+    assert worker.metric("switchboard_agent_active_calls") == calls_per_worker
+    assert worker.worker_info().get("active_jobs") == calls_per_worker
 
 
 async def test_hangup_frees_the_slot(
