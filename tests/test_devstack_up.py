@@ -64,7 +64,7 @@ def test_up_reaches_ready_and_down_leaves_nothing(tmp_path: Path) -> None:
         assert len(seen) >= 4 + 5  # our 4 components (+ children) and the control plane
         code, status = devstack_up("status", run_dir, workdir, timeout=60)
         assert code == 0, status
-        assert "total RSS" in status
+        assert "total (PSS" in status
     finally:
         code, down = devstack_up("down", run_dir, workdir, timeout=300)
     assert code == 0, down
