@@ -66,3 +66,9 @@ def test_pod_start_estimate_from_the_watch() -> None:
     fleet.observe_pod(info)  # the same pod again is not a second sample
     assert list(fleet.pod_starts) == [7.0]
     assert fleet.pod_start_estimate() == 7.0
+
+
+def test_a_new_fleet_settles_before_trusting_silence() -> None:
+    fleet = AgentFleet(("ns", "va"), born=100.0)
+    assert fleet.settling(100.0) == REPORT_TTL_S
+    assert fleet.settling(100.0 + REPORT_TTL_S) is None

@@ -6,6 +6,7 @@ Reports are the event-driven call signal: each one may change the desired worker
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -79,6 +80,9 @@ class AgentFleet:
     last_status: dict[str, Any] | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     recheck: asyncio.TimerHandle | None = None
+    # When this process first saw the fleet: until every live worker has had time to
+    # report (REPORT_TTL_S), a silent pod may be busy, so nothing is scaled down.
+    born: float = field(default_factory=time.monotonic)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def track(self, task: asyncio.Task[Any]) -> None:
@@ -150,6 +154,11 @@ class AgentFleet:
             return DEFAULT_POD_START_S
         ordered = sorted(self.pod_starts)
         return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+
+    def settling(self, now: float) -> float | None:
+        """Seconds left before reports can be trusted to cover every worker, else None."""
+        left = self.born + REPORT_TTL_S - now
+        return left if left > 0 else None
 
     def forget(self, pod: str) -> None:
         self.pods.pop(pod, None)

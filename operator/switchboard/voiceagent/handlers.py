@@ -203,8 +203,15 @@ async def siptrunk_changed(
         await kube.nudge(PLURAL, namespace, va_name, TRUNKS_ANNOTATION, seen, name, version)
 
 
-def _owner_of(meta: kopf.Meta) -> str | None:
-    return (meta.annotations or {}).get(VOICEAGENT_ANNOTATION) or meta.labels.get(VOICEAGENT_LABEL)
+def _worker_fleet(
+    state: OperatorState, namespace: str | None, meta: kopf.Meta
+) -> AgentFleet | None:
+    """The fleet a worker pod/Deployment belongs to. Created on first sight: after a restart
+    the pod watch may list pods before the VoiceAgent's resume handler has run."""
+    va = (meta.annotations or {}).get(VOICEAGENT_ANNOTATION) or meta.labels.get(VOICEAGENT_LABEL)
+    if namespace is None or va is None:
+        return None
+    return state.fleets.get(namespace, va)
 
 
 @kopf.on.event("v1", "pods", labels=WORKER_LABELS)
@@ -213,11 +220,9 @@ async def worker_pod_changed(
     **kwargs: Any,
 ) -> None:  # fmt: skip
     """Pods appearing, becoming ready or going away change the fleet: decide again now."""
-    state: OperatorState = memo.state
-    va = _owner_of(meta)
-    if namespace is None or va is None or (namespace, va) not in state.fleets.by_key:
+    fleet = _worker_fleet(memo.state, namespace, meta)
+    if fleet is None:
         return
-    fleet = state.fleets.get(namespace, va)
     if kwargs.get("event", {}).get("type") == "DELETED":
         fleet.forget(name)
     else:
@@ -229,11 +234,9 @@ async def worker_pod_changed(
 async def worker_deployment_changed(
     *, namespace: str | None, meta: kopf.Meta, body: kopf.Body, memo: kopf.Memo, **kwargs: Any
 ) -> None:
-    state: OperatorState = memo.state
-    va = _owner_of(meta)
-    if namespace is None or va is None or (namespace, va) not in state.fleets.by_key:
+    fleet = _worker_fleet(memo.state, namespace, meta)
+    if fleet is None:
         return
-    fleet = state.fleets.get(namespace, va)
     if kwargs.get("event", {}).get("type") == "DELETED":
         fleet.replicas = None
     else:

@@ -83,6 +83,10 @@ async def rescale(
         current = fleet.replicas if fleet.replicas is not None else 0
         params = dataclasses.replace(fleet.params, pod_start_s=fleet.pod_start_estimate())
         decision = decide(fleet.workers(now), current, params, now, recent_starts=fleet.starts)
+        settling = fleet.settling(now)
+        if settling is not None and decision.desired < current:
+            # Just (re)started: a pod that has not reported yet may well be busy.
+            decision = dataclasses.replace(decision, desired=current, recheck_after_s=settling)
         events: list[Event] = []
         if fleet.replicas is not None and decision.desired != current:
             await kube.scale_deployment(namespace, worker_name(name), decision.desired)
