@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 from livekit.agents import ToolError
+from switchboard_agent.__main__ import main
 from switchboard_agent.caller import CallerInfo, hash_value
 from switchboard_agent.capacity import CallSlots
+from switchboard_agent.entry import build_session
 from switchboard_agent.persona import SwitchboardAgent, render_instructions
+from switchboard_agent.providers import ProviderConfigError, build_pipeline
 from switchboard_agent.redact import PiiLogFilter
 from switchboard_agent.settings import Runtime, load_config
 from switchboard_agent.telemetry import traces_url
@@ -146,3 +149,27 @@ def test_settings_from_env(tmp_path: Any) -> None:
 def test_traces_url() -> None:
     assert traces_url("http://c:4318") == "http://c:4318/v1/traces"
     assert traces_url("http://c:4318/v1/traces/") == "http://c:4318/v1/traces"
+
+
+def test_main_fails_fast_without_a_provider_key(tmp_path: Any, monkeypatch: Any) -> None:
+    doc = offline_config_doc()
+    doc["pipeline"]["stt"] = {"provider": "deepgram", "model": "nova-3"}
+    path = tmp_path / "c.json"
+    path.write_text(AgentConfig.model_validate(doc).model_dump_json())
+    monkeypatch.setenv("SWITCHBOARD_AGENT_CONFIG", str(path))
+    monkeypatch.delenv("SWITCHBOARD_SECRET_STT", raising=False)
+    with pytest.raises(ProviderConfigError, match="SWITCHBOARD_SECRET_STT"):
+        main([])
+
+
+@pytest.mark.parametrize("realtime", [False, True])
+async def test_session_is_built_from_config(realtime: bool) -> None:
+    doc = offline_config_doc()
+    if realtime:
+        doc.pop("pipeline")
+        doc["realtime"] = {"provider": "openai", "model": "gpt-realtime", "voice": "marin"}
+    cfg = AgentConfig.model_validate(doc)
+    env = {"SWITCHBOARD_SECRET_REALTIME": "k"}
+    session = build_session(cfg, build_pipeline(cfg.pipeline, cfg.realtime, env), vad=None)
+    assert (session.stt is None) == realtime and (session.tts is None) == realtime
+    assert session.llm is not None

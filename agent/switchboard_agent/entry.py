@@ -39,7 +39,8 @@ def prewarm(proc: JobProcess) -> None:
     proc.userdata["pipeline"] = pipeline
 
 
-def _session(config: AgentConfig, pipeline: Pipeline, vad: Any) -> AgentSession[None]:
+def build_session(config: AgentConfig, pipeline: Pipeline, vad: Any) -> AgentSession[None]:
+    """The AgentSession of one call: providers, VAD turn detection (or the realtime model's)."""
     realtime = config.realtime is not None
     providers: dict[str, Any] = {"llm": pipeline.llm}
     if pipeline.stt is not None:
@@ -68,7 +69,7 @@ async def entrypoint(ctx: JobContext) -> None:
     annotate_call(config, caller)
     logger.info("call started", extra={**caller.log_fields(), "room": ctx.room.name})
 
-    session = _session(config, pipeline, ctx.proc.userdata["vad"])
+    session = build_session(config, pipeline, ctx.proc.userdata["vad"])
     TurnRecorder(trace.get_current_span()).attach(session)
     call = CallLifecycle(ctx, session, caller, config.max_call_duration)
     await session.start(
