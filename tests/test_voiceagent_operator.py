@@ -7,6 +7,7 @@ load reports a real worker sends; the agent tier tests the worker side of that c
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 from switchboard.config import OperatorConfig
 from switchboard.livekit.client import LiveKitClient, LiveKitEndpoint
+from switchboard.voiceagent.fleet import REPORT_TTL_S
 from switchboard.voiceagent.reports import report_token
 from switchboard_contract.report import REPORT_PATH, WorkerReport
 
@@ -77,6 +79,8 @@ class Stack:
                 return int(resp.status)
         except urllib.error.HTTPError as err:
             return int(err.code)
+        except (urllib.error.URLError, OSError):
+            return 0  # the operator is not listening (yet)
 
     def va(self, name: str) -> dict[str, Any]:
         self.op.check_alive()
@@ -231,3 +235,34 @@ async def test_livekit_outage_then_converges(stack: Stack, livekit_server) -> No
     finally:
         livekit_server.start_server()
     stack.wait_condition("desk", "LiveKitSynced", "True")
+
+
+async def test_operator_restart_keeps_busy_workers_and_one_rule(
+    stack: Stack, livekit: LiveKitClient, operator_factory: Factory
+) -> None:
+    kube = stack.kube
+    kube.create(trunk())
+    kube.create(agent())
+    (first,) = wait_for(lambda: stack.pods("desk") if len(stack.pods("desk")) == 1 else None,
+                        "the warm worker")  # fmt: skip
+    assert stack.report("desk", first, 1) == 200
+    wait_for(lambda: stack.replicas("desk") >= 2, "scale up")
+    before = stack.replicas("desk")
+
+    stack.op.kill()
+    stack.op = operator_factory(
+        stack.endpoint,
+        SWITCHBOARD_REPORT_LISTEN=f"127.0.0.1:{stack.port}",
+        SWITCHBOARD_AGENT_IMAGE="registry.local/switchboard-agent:test",
+    )
+    # The worker keeps heartbeating its call to whichever operator is up.
+    wait_for(lambda: stack.report("desk", first, 1) == 200, "the new operator to take reports")
+    stack.wait_condition("desk", "LiveKitSynced", "True")
+    deadline = time.monotonic() + REPORT_TTL_S + 3
+    while time.monotonic() < deadline:  # past the settling window, heartbeating like a worker
+        assert first in stack.pods("desk", ready_only=False)
+        stack.report("desk", first, 1)
+        time.sleep(1)
+    assert stack.replicas("desk") >= before - 1  # at most the surplus idle one goes
+    assert first in stack.pods("desk", ready_only=False)
+    assert len(await livekit.list_dispatch_rules()) == 1
