@@ -96,7 +96,7 @@ async def test_one_trace_per_call(
     assert attrs["switchboard.agent_name"] == name
     assert attrs["sip.callID"] == SIP_ATTRS["sip.callID"]
     assert attrs["sip.trunkID"] == SIP_ATTRS["sip.trunkID"]
-    assert attrs["switchboard.caller.number_hash"] == hash_value(NUMBER)
+    assert attrs["switchboard.caller.number_hash"] == hash_value(NUMBER, livekit_server.api_secret)
     assert "sip.phoneNumber" not in attrs
 
     by_id = {s.span_id: s for s in otlp.spans}
@@ -138,4 +138,6 @@ async def test_raw_number_only_without_redaction(
     await _call(livekit_server, lkapi, worker.config["agentName"])
     [root] = await _root(otlp)
     assert root.attributes["sip.phoneNumber"] == NUMBER
-    assert root.attributes["switchboard.caller.number_hash"] == hash_value(NUMBER)
+    assert root.attributes["switchboard.caller.number_hash"] == hash_value(
+        NUMBER, livekit_server.api_secret
+    )

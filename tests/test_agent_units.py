@@ -34,8 +34,13 @@ SIP = CallerInfo(
 )
 
 
-def test_caller_hashes_and_redacts() -> None:
-    assert SIP.number_hash == hash_value(NUMBER) and NUMBER not in SIP.number_hash
+def test_caller_hashes_and_redacts(monkeypatch: Any) -> None:
+    monkeypatch.setenv("SWITCHBOARD_PII_HASH_KEY", "k1")
+    assert SIP.number_hash == hash_value(NUMBER, "k1") and NUMBER not in SIP.number_hash
+    assert hash_value(NUMBER, "k1") != hash_value(NUMBER, "k2")  # keyed: no brute force
+    monkeypatch.delenv("SWITCHBOARD_PII_HASH_KEY")
+    monkeypatch.setenv("LIVEKIT_API_SECRET", "s")
+    assert SIP.number_hash == hash_value(NUMBER, "s")
     fields = SIP.log_fields()
     assert NUMBER not in repr(fields) and NUMBER not in repr(SIP)
     assert fields["sip_call_id"] == "SCL_1"

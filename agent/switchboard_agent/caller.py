@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from livekit import rtc
+from switchboard_contract.env import ENV_PII_HASH_KEY
 
 ATTR_CALL_ID = "sip.callID"
 ATTR_TRUNK_ID = "sip.trunkID"
@@ -15,9 +19,21 @@ ATTR_TRUNK_PHONE_NUMBER = "sip.trunkPhoneNumber"
 ATTR_CALL_STATUS = "sip.callStatus"
 
 
-def hash_value(value: str) -> str:
-    """A stable, non-reversible tag for a phone number or identity (sha256, 16 hex digits)."""
-    return "sha256:" + hashlib.sha256(value.strip().encode()).hexdigest()[:16]
+def hash_key(env: Mapping[str, str] | None = None) -> str:
+    """The HMAC key for caller hashes: SWITCHBOARD_PII_HASH_KEY, else the LiveKit API secret.
+
+    Phone numbers are few enough to brute-force a plain hash; a keyed one is stable across
+    a deployment's workers (repeat callers correlate) yet useless without the secret.
+    """
+    env = os.environ if env is None else env
+    return env.get(ENV_PII_HASH_KEY) or env.get("LIVEKIT_API_SECRET") or ""
+
+
+def hash_value(value: str, key: str | None = None) -> str:
+    """A stable tag for a phone number or identity: HMAC-SHA256 (16 hex digits)."""
+    key = hash_key() if key is None else key
+    digest = hmac.new(key.encode(), value.strip().encode(), hashlib.sha256).hexdigest()
+    return "hmac-sha256:" + digest[:16]
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -22,6 +23,8 @@ from switchboard_agent.settings import load_config
 from switchboard_agent.telemetry import TurnRecorder, annotate_call, setup_tracing
 
 logger = logging.getLogger("switchboard.agent")
+
+CALLER_WAIT_S = 60  # a dispatched job whose caller never shows up is ended after this
 
 
 def prewarm(proc: JobProcess) -> None:
@@ -62,7 +65,15 @@ async def entrypoint(ctx: JobContext) -> None:
     config: AgentConfig = ctx.proc.userdata["config"]
     pipeline: Pipeline = ctx.proc.userdata["pipeline"]
     await ctx.connect(auto_subscribe=AutoSubscribe.AUDIO_ONLY)
-    participant = await ctx.wait_for_participant()
+    try:
+        participant = await asyncio.wait_for(
+            ctx.wait_for_participant(), min(CALLER_WAIT_S, config.max_call_duration)
+        )
+    except TimeoutError:
+        # the caller hung up before we joined (or never came): free the slot
+        logger.info("no caller joined, ending the job", extra={"room": ctx.room.name})
+        ctx.shutdown(reason="no caller")
+        return
     caller = caller_from_participant(participant)
     if config.telemetry.redact_pii:
         PII_FILTER.add_sensitive(caller.identity, caller.phone_number)

@@ -17,6 +17,10 @@ ENV_LIVEKIT_URL = "LIVEKIT_URL"
 ENV_LIVEKIT_API_KEY = "LIVEKIT_API_KEY"
 ENV_LIVEKIT_API_SECRET = "LIVEKIT_API_SECRET"
 
+# Optional HMAC key for caller-number hashes in logs/traces (from a Secret). Unset: the
+# LiveKit API secret keys them, so hashes agree across a deployment but can't be reversed.
+ENV_PII_HASH_KEY = "SWITCHBOARD_PII_HASH_KEY"
+
 # Worker HTTP server: GET / (health: 200 "OK", 503 when not connected to LiveKit) and
 # GET /worker (JSON: agent_name, active_jobs, worker_load; zero values are omitted).
 HTTP_PORT = 8081
