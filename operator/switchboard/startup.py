@@ -34,6 +34,11 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         # stand by and take over when it stops renewing. An explicit --priority N is kept.
         settings.peering.priority = secrets.randbelow(2**31 - 1) + 1
     settings.watching.server_timeout = 300
+    if not settings.peering.clusterwide:
+        # --namespace: serve exactly the given namespaces, with namespaced RBAC only (the
+        # chart's watchScope=namespace). Without this kopf lists and watches namespaces and
+        # CRDs cluster-wide, retrying each 403 for about a minute before it falls back.
+        settings.scanning.disabled = True
     kube.load_config()
     state = OperatorState(OperatorConfig.from_env())
     memo.state = state
