@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 from devstack import kube
 from devstack.kube import CHART, KubeError
 from devstack.runstate import RunState
@@ -18,8 +20,8 @@ from devstack.up_summary import print_summary
 LOCAL_CONTEXTS = re.compile(r"^(kind-.*|minikube|docker-desktop|k3d-.*|rancher-desktop|colima)$")
 
 
-def _values() -> list[str]:
-    """Images and LiveKit from the environment (skaffold builds images; see README)."""
+def _values(run_dir: Path) -> tuple[list[str], Path]:
+    """Images (--set) and LiveKit (a 0600 values file, so no secret is on a command line)."""
     out = []
     for var, key in (
         ("SWITCHBOARD_OPERATOR_IMAGE", "image"),
@@ -28,13 +30,17 @@ def _values() -> list[str]:
         if ref := os.environ.get(var):
             repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "")
             out += [f"{key}.repository={repo}", f"{key}.tag={tag or 'latest'}"]
-    for var, key in (
-        ("LIVEKIT_URL", "url"),
-        ("LIVEKIT_API_KEY", "apiKey"),
-        ("LIVEKIT_API_SECRET", "apiSecret"),
-    ):
-        out.append(f"livekit.{key}={os.environ[var]}")
-    return out
+    livekit = {
+        "url": os.environ["LIVEKIT_URL"],
+        "apiKey": os.environ["LIVEKIT_API_KEY"],
+        "apiSecret": os.environ["LIVEKIT_API_SECRET"],
+    }
+    path = run_dir / "livekit-values.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(yaml.safe_dump({"livekit": livekit}))
+    return out, path
 
 
 def _wait_ready(kind: str, name: str, namespace: str) -> None:
@@ -90,7 +96,9 @@ def up(run_dir: Path, release: str, namespace: str, examples_ns: str) -> int:
             "--timeout",
             "5m",
         ]
-        for value in _values():
+        values, values_file = _values(run_dir)
+        args += ["--values", str(values_file)]
+        for value in values:
             args += ["--set", value]
         print(f"helm {' '.join(args[:4])} ... (waits for the operator rollout)")
         kube.helm(None, *args)
