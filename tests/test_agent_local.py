@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from livekit import rtc
 from livekit.agents import llm
+from livekit.agents.stt import SpeechEventType
+from livekit.plugins import silero
 from switchboard_agent.caller import CallerInfo
 from switchboard_agent.local import FliteTTS, PocketsphinxSTT, ScriptedLLM
 from switchboard_agent.persona import SwitchboardAgent
@@ -114,3 +116,25 @@ def test_flite_rejects_missing_binary() -> None:
 def test_pocketsphinx_is_english_only() -> None:
     with pytest.raises(ValueError, match="English"):
         PocketsphinxSTT(language="de-DE")
+
+
+async def test_pocketsphinx_streams_with_vad() -> None:
+    _flite()
+    pcm = await FliteTTS().synthesize_pcm16("What are your opening hours?")
+    pcm = bytes(3200) + pcm + bytes(32000)  # 0.1 s before, 1 s of silence after
+    model = PocketsphinxSTT(vad=silero.VAD.load())
+    assert model.capabilities.streaming
+    stream = model.stream()
+    for i in range(0, len(pcm) - 320 + 1, 320):
+        stream.push_frame(rtc.AudioFrame(pcm[i : i + 320], 16000, 1, 160))
+    stream.end_input()
+    events = [ev async for ev in stream]
+    kinds = [ev.type for ev in events]
+    assert kinds[0] == SpeechEventType.START_OF_SPEECH
+    assert SpeechEventType.END_OF_SPEECH in kinds
+    finals = [
+        ev.alternatives[0].text for ev in events if ev.type == SpeechEventType.FINAL_TRANSCRIPT
+    ]
+    assert len(finals) == 1 and "opening hours" in finals[0], finals
+    # the decoder is free again for batch use
+    assert "opening hours" in model.transcribe_pcm16(pcm)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from livekit.plugins import cartesia, deepgram, elevenlabs, openai
+from livekit.plugins import cartesia, deepgram, elevenlabs, openai, silero
 from switchboard_agent.local import FliteTTS, PocketsphinxSTT, ScriptedLLM
 from switchboard_agent.providers import (
     ProviderConfigError,
@@ -143,3 +143,11 @@ def test_options_are_checked_and_typed() -> None:
         "sample_rate": 8000,
         "base_url": "x",
     }
+
+
+def test_pocketsphinx_streaming_option() -> None:
+    vad = silero.VAD.load()
+    batch = build_stt(SttConfig(provider="pocketsphinx"), {}, vad)
+    assert not batch.capabilities.streaming
+    cfg = SttConfig(provider="pocketsphinx", options={"streaming": "true"})
+    assert build_stt(cfg, {}, vad).capabilities.streaming

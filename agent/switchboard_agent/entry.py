@@ -35,8 +35,8 @@ def prewarm(proc: JobProcess) -> None:
         install_pii_log_filter()
     # before the job's first span (livekit's job_entrypoint root) is started
     proc.userdata["tracer"] = setup_tracing(config)
-    proc.userdata["vad"] = silero.VAD.load()
-    pipeline = build_pipeline(config.pipeline, config.realtime)
+    proc.userdata["vad"] = vad = silero.VAD.load()
+    pipeline = build_pipeline(config.pipeline, config.realtime, vad=vad)
     if isinstance(pipeline.stt, PocketsphinxSTT):
         pipeline.stt.load()
     proc.userdata["pipeline"] = pipeline

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from livekit.agents import llm, stt, tts
+from livekit.agents.vad import VAD
 from livekit.plugins import cartesia, deepgram, elevenlabs, openai
 from switchboard_contract import (
     LlmConfig,
@@ -104,9 +105,15 @@ def _given(**kwargs: object) -> dict[str, Any]:
 _RESERVED = {"api_key", "base_url", "http_session", "client"}
 
 
-def build_stt(cfg: SttConfig, env: Mapping[str, str]) -> AnySTT:
+def build_stt(cfg: SttConfig, env: Mapping[str, str], vad: VAD | None = None) -> AnySTT:
     if cfg.provider == "pocketsphinx":
-        return PocketsphinxSTT(language=cfg.language or "en-US", options=cfg.options)
+        # options.streaming=true decodes while the caller speaks (faster, less accurate:
+        # live cepstral normalisation); the default decodes each VAD segment as a whole
+        options = dict(cfg.options)
+        streaming = _parse(options.pop("streaming", "false"), False, "streaming")
+        return PocketsphinxSTT(
+            language=cfg.language or "en-US", options=options, vad=vad if streaming else None
+        )
     if cfg.provider == "deepgram":
         extra = plugin_kwargs(deepgram.STT, cfg.options, _RESERVED | {"model", "language"})
         base = _given(model=cfg.model, language=cfg.language)
@@ -160,12 +167,13 @@ def build_pipeline(
     pipeline: PipelineConfig | None,
     realtime: RealtimeConfig | None,
     env: Mapping[str, str] | None = None,
+    vad: VAD | None = None,
 ) -> Pipeline:
     """All providers of a session, from the config (exactly one of pipeline/realtime)."""
     env = os.environ if env is None else env
     if pipeline is not None:
         return Pipeline(
-            stt=build_stt(pipeline.stt, env),
+            stt=build_stt(pipeline.stt, env, vad),
             llm=build_llm(pipeline.llm, env),
             tts=build_tts(pipeline.tts, env),
         )

@@ -16,20 +16,33 @@ from livekit.agents import (
 )
 from livekit.agents.language import LanguageCode
 from livekit.agents.types import NOT_GIVEN, NotGivenOr
+from livekit.agents.vad import VAD
 
 from switchboard_agent.local.audio import to_mono_pcm16
+from switchboard_agent.local.pocketsphinx_stream import PocketsphinxStream
 
 SAMPLE_RATE = 16000
 SUPPORTED_LANGUAGES = ("en", "en-US")
 
 
 class PocketsphinxSTT(stt.STT[Literal["error"]]):
-    """Non-streaming STT (the session wraps it with VAD); decoding runs in a thread."""
+    """pocketsphinx as an `stt.STT`; decoding runs in a thread.
+
+    With a `vad` it streams: audio is decoded while the caller speaks and the transcript
+    is final as soon as the VAD hears the end of speech. Without one it is a batch STT
+    that the session wraps in livekit's StreamAdapter (decoding after the end of speech).
+    """
 
     def __init__(
-        self, *, language: str = "en-US", options: Mapping[str, str] | None = None
+        self,
+        *,
+        language: str = "en-US",
+        options: Mapping[str, str] | None = None,
+        vad: VAD | None = None,
     ) -> None:
-        super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
+        caps = stt.STTCapabilities(streaming=vad is not None, interim_results=False)
+        super().__init__(capabilities=caps)
+        self._vad = vad
         if language not in SUPPORTED_LANGUAGES:
             raise ValueError(f"pocketsphinx ships US English only, not {language!r}")
         self._language = language
@@ -54,6 +67,37 @@ class PocketsphinxSTT(stt.STT[Literal["error"]]):
         if self._decoder is None:
             self._decoder = pocketsphinx.Decoder(**self._options)
         return self._decoder
+
+    def stream(
+        self,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
+    ) -> stt.RecognizeStream:
+        if self._vad is None:
+            return super().stream(language=language, conn_options=conn_options)
+        return PocketsphinxStream(
+            owner=self, vad=self._vad, language=self._language, conn=conn_options
+        )
+
+    # incremental decoding (blocking; one utterance at a time, under the lock)
+    def begin(self, pcm: bytes) -> None:
+        self._lock.acquire()
+        decoder = self._ensure_decoder()
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=False)
+
+    def feed(self, pcm: bytes) -> None:
+        self._ensure_decoder().process_raw(pcm, full_utt=False)
+
+    def finish(self) -> str:
+        try:
+            decoder = self._ensure_decoder()
+            decoder.end_utt()
+            hyp = decoder.hyp()
+            return hyp.hypstr.strip() if hyp is not None else ""
+        finally:
+            self._lock.release()
 
     def transcribe_pcm16(self, pcm: bytes) -> str:
         """Blocking: the best hypothesis for 16 kHz mono s16le `pcm` ('' for silence)."""
