@@ -132,13 +132,15 @@ def _dispatch(otlp: OtlpReceiver) -> dict[str, dict[str, float]]:
     return out
 
 
-async def run(calls: int, workdir: Path) -> dict[str, Any]:
+async def run(calls: int, workdir: Path, stt_streaming: bool = False) -> dict[str, Any]:
     stack = LiveKitStack(workdir / "livekit").start()
     otlp = await OtlpReceiver().start()
     doc = offline_config_doc(
         agentName=f"bench-{uuid.uuid4().hex[:6]}",
         telemetry={"otlpEndpoint": otlp.endpoint, "redactPII": True},
     )
+    if stt_streaming:
+        doc["pipeline"]["stt"]["options"] = {"streaming": "true"}
     worker = AgentWorker(workdir / "agent", doc, stack.url, stack.api_key, stack.api_secret)
     tts = FliteTTS()
     try:
@@ -174,6 +176,7 @@ async def run(calls: int, workdir: Path) -> dict[str, Any]:
         stack.stop()
     report = _report(results, idle, _turns(otlp))
     report["dispatch_stages_ms"] = _dispatch(otlp)
+    report["stt_streaming"] = stt_streaming
     return report
 
 
@@ -258,9 +261,10 @@ def main(argv: list[str] | None = None) -> None:
     """Run the agent benchmark, print the figures and write bench/results/agent-*.json."""
     parser = argparse.ArgumentParser(prog="agent_bench")
     parser.add_argument("--calls", type=int, default=10)
+    parser.add_argument("--stt-streaming", action="store_true", help="pocketsphinx streaming")
     args, _ = parser.parse_known_args(argv)
     with tempfile.TemporaryDirectory(prefix="agent-bench-") as tmp:
-        report = asyncio.run(run(args.calls, Path(tmp)))
+        report = asyncio.run(run(args.calls, Path(tmp), args.stt_streaming))
     _print(report)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"agent-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
