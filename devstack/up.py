@@ -17,10 +17,10 @@ from devstack import cluster as devcluster
 from devstack import kube, tools, up_helm
 from devstack.kube import KubeError
 from devstack.livekit import LiveKitStack
-from devstack.procs import Process, StartupError, free_port, rss_kib
+from devstack.procs import Process, StartupError, free_port
 from devstack.runstate import RunState, processes_mentioning, pss_kib
 from devstack.tools import REPO
-from devstack.up_summary import Progress, http_ok, print_summary
+from devstack.up_summary import Progress, http_ok, print_status, print_summary
 
 CLUSTER_NAME = "switchboard-dev"
 OPERATOR_NS = "switchboard"
@@ -372,22 +372,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if state is None:
         print("not running (no state file)")
         return 3
-    rows: list[tuple[str, str, str, int, int, str]] = []
-    for comp in state.components:
-        live = "running" if comp.alive() else "EXITED"
-        rows.append((comp.name, live, str(comp.pid), comp.rss_kib(), comp.pss_kib(), comp.url))
-    if state.mode == "local":
-        cluster = devcluster.Cluster(state.cluster_name, Path(state.cluster_workdir))
-        for name, pid in sorted(cluster.pid_files().items()):
-            rss, pss = rss_kib(pid), pss_kib(pid)
-            rows.append((f"cluster/{name}", "running" if rss else "EXITED", str(pid), rss, pss, ""))
-    print(f"{'component':32} {'state':8} {'pid':>8} {'RSS MiB':>8} {'PSS MiB':>8}")
-    for name, live, pid_s, rss, pss, url in rows:
-        print(f"{name:32} {live:8} {pid_s:>8} {rss / 1024:8.0f} {pss / 1024:8.0f}  {url}")
-    rss_total, pss_total = sum(r[3] for r in rows), sum(r[4] for r in rows)
-    label = "total (PSS counts shared pages once)"
-    print(f"{label:50} {rss_total / 1024:8.0f} {pss_total / 1024:8.0f}")
-    return 0 if all(c.alive() for c in state.components) else 1
+    return print_status(state)
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:

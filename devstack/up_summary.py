@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devstack import cluster as devcluster
 from devstack import kube
-from devstack.runstate import RunState
+from devstack.procs import rss_kib
+from devstack.runstate import RunState, pss_kib
 from devstack.tools import REPO
 
 
@@ -114,3 +116,23 @@ class Progress:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def print_status(state: RunState) -> int:
+    """Each process (and the control plane's) with RSS and PSS; 0 if all still run."""
+    rows: list[tuple[str, str, str, int, int, str]] = []
+    for comp in state.components:
+        live = "running" if comp.alive() else "EXITED"
+        rows.append((comp.name, live, str(comp.pid), comp.rss_kib(), comp.pss_kib(), comp.url))
+    if state.mode == "local":
+        cluster = devcluster.Cluster(state.cluster_name, Path(state.cluster_workdir))
+        for name, pid in sorted(cluster.pid_files().items()):
+            rss, pss = rss_kib(pid), pss_kib(pid)
+            rows.append((f"cluster/{name}", "running" if rss else "EXITED", str(pid), rss, pss, ""))
+    print(f"{'component':32} {'state':8} {'pid':>8} {'RSS MiB':>8} {'PSS MiB':>8}")
+    for name, live, pid_s, rss, pss, url in rows:
+        print(f"{name:32} {live:8} {pid_s:>8} {rss / 1024:8.0f} {pss / 1024:8.0f}  {url}")
+    rss_total, pss_total = sum(r[3] for r in rows), sum(r[4] for r in rows)
+    label = "total (PSS counts shared pages once)"
+    print(f"{label:50} {rss_total / 1024:8.0f} {pss_total / 1024:8.0f}")
+    return 0 if all(c.alive() for c in state.components) else 1

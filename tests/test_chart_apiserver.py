@@ -1,5 +1,4 @@
-"""The chart on the real control plane: strict server-side dry-run, helm install under PSA
-restricted (the operator pod is admitted and Running), and RBAC checked with `auth can-i`."""
+"""The chart on the real control plane: strict dry-run, helm install under PSA, `auth can-i`."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Two operator replicas in one kopf peering (as the chart runs them): one acts, one stands by,
-and the standby takes over when the active one stops."""
+"""Two operator replicas in one kopf peering: one acts, one stands by and takes over."""
 
 from __future__ import annotations
 

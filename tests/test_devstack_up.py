@@ -1,5 +1,4 @@
-"""`make up` / `make down` (python -m devstack.up): the whole local stack reaches Ready, and
-down leaves no process behind. Also the process-session bookkeeping down relies on."""
+"""`make up` reaches Ready and `make down` leaves no process; the bookkeeping behind both."""
 
 from __future__ import annotations
 
