@@ -248,15 +248,8 @@ class LocalStack:
         creds = kube.secret_data(secret)
         http_port, metrics_port = free_port(), free_port()
         env = {
-            **{
-                k: creds[k]
-                for k in (
-                    "LIVEKIT_URL",
-                    "LIVEKIT_API_KEY",
-                    "LIVEKIT_API_SECRET",
-                    "SWITCHBOARD_REPORT_TOKEN",
-                )
-            },
+            # every key, as the pod's envFrom does (LIVEKIT_*, SWITCHBOARD_REPORT_TOKEN, ...)
+            **creds,
             "SWITCHBOARD_AGENT_CONFIG": str(config),
             "SWITCHBOARD_REPORT_URL": self.state.info["report_url"],
             "SWITCHBOARD_POD_NAME": f"local-{voiceagent}",
