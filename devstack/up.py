@@ -356,6 +356,8 @@ def cmd_down(args: argparse.Namespace) -> int:
         print("STILL RUNNING:\n  " + "\n  ".join(left), file=sys.stderr)
         return 1
     state.remove()
+    for secret in ("operator.kubeconfig", "livekit-values.yaml"):  # logs stay for a look
+        (run_dir / secret).unlink(missing_ok=True)
     print("down: no processes left")
     return 0
 
