@@ -22,6 +22,8 @@ from switchboard.siptrunk.builders import drifted_fields
 from switchboard.voiceagent.builders import DISPATCH, DISPATCH_FIELDS, dispatch_rule
 
 SecretReader = Callable[[str, str, str], Awaitable[list[str]]]
+# Waiting for a SipTrunk: retry soon, then back off to this. (A trunk turning Ready also
+# nudges its VoiceAgents, but kopf may hold that until a pending retry is due.)
 TRUNK_WAIT_S = 30.0
 
 
@@ -113,7 +115,7 @@ async def sync_rule(
             return RuleResult(True, "NoTelephony", "no telephony: no dispatch rule", None, events)
         ids, reason, message = check_trunks(spec, owner.namespace, trunks)
         if reason is not None:
-            retry_after = None if reason == "NumberNotOnTrunk" else TRUNK_WAIT_S
+            retry_after = None if reason == "NumberNotOnTrunk" else backoff(retry, cap=TRUNK_WAIT_S)
             return RuleResult(False, reason, message, known_id, [], retry_after)
         pin = ""
         ref = spec.telephony.dispatch.pin_secret_ref
@@ -121,7 +123,8 @@ async def sync_rule(
             (pin,) = await read_secret(owner.namespace, ref.name, ref.key)
         outcome = await ensure(ops, owner, dispatch_rule(owner, spec, ids, pin), known_id)
     except MissingSecretError as err:
-        return RuleResult(False, "SecretNotFound", str(err), known_id, [], TRUNK_WAIT_S)
+        wait = backoff(retry, cap=TRUNK_WAIT_S)
+        return RuleResult(False, "SecretNotFound", str(err), known_id, [], wait)
     except LiveKitUnavailable as err:
         message = f"LiveKit unreachable or failing: {err}"
         return RuleResult(False, "LiveKitUnavailable", message, known_id, [], backoff(retry))
