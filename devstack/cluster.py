@@ -9,11 +9,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack import tools
+from devstack.procs import poll, rss_kib
 
 DEFAULT_NAME = "switchboard"
 FAKE_NODE_PREFIX = "kwok-node"
@@ -74,32 +75,12 @@ def _kwokctl_config() -> str:
     return json.dumps(doc, indent=2) + "\n"  # JSON is YAML
 
 
-def _poll(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.25) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-
-
 def _cmdline(pid: int) -> str:
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return ""
     return raw.replace(b"\0", b" ").decode(errors="replace")
-
-
-def rss_kib(pid: int) -> int:
-    """Resident set size of `pid` in KiB from /proc (0 if it is gone)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 @dataclass
@@ -229,16 +210,19 @@ class Cluster:
                 f"{int(timeout)}s",
                 timeout=timeout,
             )
-        _poll(self.kubeconfig.exists, timeout, "the kubeconfig")
+        poll(self.kubeconfig.exists, timeout, "the kubeconfig", 0.25, ClusterError)
         self._ensure_nodes(timeout)
-        _poll(self.ready, timeout, "the API, Ready fake nodes and the default ServiceAccount")
+        poll(self.ready, timeout, "the API, Ready fake nodes and the default ServiceAccount",
+             0.25, ClusterError)  # fmt: skip
         return self.kubeconfig
 
     def _ensure_nodes(self, timeout: float) -> None:
-        _poll(
+        poll(
             lambda: self.kubectl("get", "--raw", "/readyz", timeout=10, check=False) == "ok",
             timeout,
             "kube-apiserver /readyz",
+            0.25,
+            ClusterError,
         )
         self.kwokctl("scale", "node", "--replicas", str(self.nodes), timeout=timeout)
 
@@ -247,7 +231,8 @@ class Cluster:
         if self.exists():
             verb = "delete" if delete else "stop"
             self.kwokctl(verb, "cluster", timeout=timeout)
-        _poll(lambda: not self.processes(), timeout, f"processes of {self.name} to exit")
+        poll(lambda: not self.processes(), timeout, f"processes of {self.name} to exit",
+             0.25, ClusterError)  # fmt: skip
         if delete:
             self.config_path.unlink(missing_ok=True)
             self.owner_path.unlink(missing_ok=True)

@@ -6,14 +6,13 @@ import base64
 import json
 import os
 import subprocess
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from devstack import tools
+from devstack import procs, tools
 from devstack.tools import REPO
 
 CHART = REPO / "charts" / "switchboard"
@@ -94,14 +93,7 @@ def secret_data(obj: dict[str, Any]) -> dict[str, str]:
 
 def poll(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
     """Call `check` until truthy; KubeError naming `what` on timeout (a hang guard)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise KubeError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
+    return procs.poll(check, timeout, what, interval, KubeError)
 
 
 def render_chart(

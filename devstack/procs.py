@@ -11,6 +11,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class StartupError(RuntimeError):
@@ -44,12 +47,19 @@ def free_udp_range(size: int, host: str = "127.0.0.1", attempts: int = 50) -> tu
     raise StartupError(f"no {size} consecutive free UDP ports on {host}")
 
 
-def poll(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
-    """Call `check` until it returns True; raise StartupError naming `what` on timeout."""
+def poll(
+    check: Callable[[], T], timeout: float, what: str, interval: float = 0.1,
+    error: type[Exception] = StartupError,
+) -> T:  # fmt: skip
+    """Call `check` until it returns something truthy and return that; on timeout raise
+    `error` naming `what`. The timeout is a hang guard, never an assertion about speed."""
     deadline = time.monotonic() + timeout
-    while not check():
+    while True:
+        result = check()
+        if result:
+            return result
         if time.monotonic() > deadline:
-            raise StartupError(f"timed out after {timeout:.0f}s waiting for {what}")
+            raise error(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
 
 
