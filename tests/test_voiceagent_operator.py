@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
 from switchboard.config import OperatorConfig
 from switchboard.livekit.client import LiveKitClient, LiveKitEndpoint
@@ -266,3 +267,40 @@ async def test_operator_restart_keeps_busy_workers_and_one_rule(
     assert stack.replicas("desk") >= before - 1  # at most the surplus idle one goes
     assert first in stack.pods("desk", ready_only=False)
     assert len(await livekit.list_dispatch_rules()) == 1
+
+
+async def test_rollout_with_a_busy_worker_drains_it_last(stack: Stack) -> None:
+    """A spec change rolls the workers. The half of "no dropped call" that Kubernetes owns:
+    capacity never dips (maxUnavailable 0), the busy worker is the last old pod removed, and
+    it is deleted with a grace period covering maxCallDuration, in which the worker drains
+    (the agent tier's SIGTERM test covers that half with a real call)."""
+    kube = stack.kube
+    kube.create(trunk())
+    kube.create(agent())
+    (busy,) = wait_for(lambda: stack.pods("desk") if len(stack.pods("desk")) == 1 else None,
+                       "the warm worker")  # fmt: skip
+    assert stack.report("desk", busy, 1) == 200
+    wait_for(lambda: len(stack.pods("desk")) >= 2, "the pool to refill")
+    old = set(stack.pods("desk", ready_only=False))
+
+    deletions: list[tuple[str, int | None]] = []
+    w = k8s_watch.Watch()
+    stream = w.stream(kube.core.list_namespaced_pod, kube.namespace, timeout_seconds=120,
+                      label_selector="app.kubernetes.io/component=agent-worker")  # fmt: skip
+    kube.custom.patch_namespaced_custom_object(
+        GROUP, VERSION, kube.namespace, "voiceagents", "desk", {"spec": {"greeting": "Hi!"}}
+    )
+    min_ready = len(old)
+    for event in stream:
+        stack.report("desk", busy, 1)  # the worker keeps its call (heartbeat)
+        pod = event["object"]
+        name = pod.metadata.name
+        seen = [d[0] for d in deletions]
+        if pod.metadata.deletion_timestamp is not None and name in old and name not in seen:
+            deletions.append((name, pod.metadata.deletion_grace_period_seconds))
+        min_ready = min(min_ready, len(stack.pods("desk")))
+        if {d[0] for d in deletions} == old:
+            w.stop()
+    assert [d[0] for d in deletions][-1] == busy, f"busy worker not last: {deletions}"
+    assert all(grace is not None and grace >= 3600 for _, grace in deletions), deletions
+    assert min_ready >= 1
