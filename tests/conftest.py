@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.livekit",
     "tests.fixtures.kube",
     "tests.fixtures.operator",
+    "tests.support.agent_livekit",
 ]

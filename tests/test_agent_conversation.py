@@ -8,12 +8,10 @@ from switchboard_agent.local import FliteTTS, PocketsphinxSTT
 
 from devstack.livekit import LiveKitStack
 from tests.support.agent_caller import transcribe
-from tests.support.agent_livekit import (  # noqa: F401 (fixtures)
+from tests.support.agent_livekit import (
     WorkerFactory,
-    agent_worker,
     dispatch,
     join,
-    lkapi,
     room_name,
 )
 
@@ -22,8 +20,8 @@ pytestmark = pytest.mark.livekit
 
 async def test_conversation(
     livekit_server: LiveKitStack,
-    agent_worker: WorkerFactory,  # noqa: F811
-    lkapi: api.LiveKitAPI,  # noqa: F811
+    agent_worker: WorkerFactory,
+    lkapi: api.LiveKitAPI,
 ) -> None:
     worker = agent_worker()
     room = room_name()

@@ -10,13 +10,11 @@ from switchboard_agent.local import FliteTTS, PocketsphinxSTT
 
 from devstack.livekit import LiveKitStack
 from tests.support.agent_caller import transcribe
-from tests.support.agent_livekit import (  # noqa: F401 (fixtures)
+from tests.support.agent_livekit import (
     WorkerFactory,
     agent_in_room,
-    agent_worker,
     dispatch,
     join,
-    lkapi,
     room_name,
 )
 from tests.support.agent_worker import wait_for
@@ -37,8 +35,8 @@ async def _until(check: object, timeout: float = 30) -> None:
 
 @pytest.mark.parametrize("calls_per_worker", [1, 2])
 async def test_calls_per_worker_is_exact(
-    agent_worker: WorkerFactory,  # noqa: F811
-    lkapi: api.LiveKitAPI,  # noqa: F811
+    agent_worker: WorkerFactory,
+    lkapi: api.LiveKitAPI,
     calls_per_worker: int,
 ) -> None:
     worker = agent_worker(callsPerWorker=calls_per_worker)
@@ -70,8 +68,8 @@ async def test_calls_per_worker_is_exact(
 
 async def test_hangup_frees_the_slot(
     livekit_server: LiveKitStack,
-    agent_worker: WorkerFactory,  # noqa: F811
-    lkapi: api.LiveKitAPI,  # noqa: F811
+    agent_worker: WorkerFactory,
+    lkapi: api.LiveKitAPI,
 ) -> None:
     worker = agent_worker()
     room = room_name()
@@ -90,8 +88,8 @@ async def test_hangup_frees_the_slot(
 
 async def test_end_call_tool_hangs_up(
     livekit_server: LiveKitStack,
-    agent_worker: WorkerFactory,  # noqa: F811
-    lkapi: api.LiveKitAPI,  # noqa: F811
+    agent_worker: WorkerFactory,
+    lkapi: api.LiveKitAPI,
 ) -> None:
     worker = agent_worker()
     room = room_name()
@@ -109,8 +107,8 @@ async def test_end_call_tool_hangs_up(
 
 async def test_max_call_duration_ends_the_call(
     livekit_server: LiveKitStack,
-    agent_worker: WorkerFactory,  # noqa: F811
-    lkapi: api.LiveKitAPI,  # noqa: F811
+    agent_worker: WorkerFactory,
+    lkapi: api.LiveKitAPI,
 ) -> None:
     worker = agent_worker(maxCallDuration=3)
     room = room_name()
@@ -125,8 +123,8 @@ async def test_max_call_duration_ends_the_call(
 
 async def test_sigterm_drains(
     livekit_server: LiveKitStack,
-    agent_worker: WorkerFactory,  # noqa: F811
-    lkapi: api.LiveKitAPI,  # noqa: F811
+    agent_worker: WorkerFactory,
+    lkapi: api.LiveKitAPI,
 ) -> None:
     worker = agent_worker(drainTimeout=120)
     name = worker.config["agentName"]

@@ -11,12 +11,10 @@ from switchboard_agent.caller import hash_value
 from switchboard_agent.local import FliteTTS
 
 from devstack.livekit import LiveKitStack
-from tests.support.agent_livekit import (  # noqa: F401 (fixtures)
+from tests.support.agent_livekit import (
     WorkerFactory,
-    agent_worker,
     dispatch,
     join,
-    lkapi,
     room_name,
 )
 from tests.support.agent_otlp import OtlpReceiver, ReceivedSpan
@@ -76,8 +74,8 @@ async def _root(otlp: OtlpReceiver, count: int = 1) -> list[ReceivedSpan]:
 
 async def test_one_trace_per_call(
     livekit_server: LiveKitStack,
-    agent_worker: WorkerFactory,  # noqa: F811
-    lkapi: api.LiveKitAPI,  # noqa: F811
+    agent_worker: WorkerFactory,
+    lkapi: api.LiveKitAPI,
     otlp: OtlpReceiver,
 ) -> None:
     worker = agent_worker(telemetry={"otlpEndpoint": otlp.endpoint, "redactPII": True})
@@ -118,8 +116,8 @@ async def test_one_trace_per_call(
 
 async def test_sampling_ratio_zero_exports_nothing(
     livekit_server: LiveKitStack,
-    agent_worker: WorkerFactory,  # noqa: F811
-    lkapi: api.LiveKitAPI,  # noqa: F811
+    agent_worker: WorkerFactory,
+    lkapi: api.LiveKitAPI,
     otlp: OtlpReceiver,
 ) -> None:
     worker = agent_worker(telemetry={"otlpEndpoint": otlp.endpoint, "samplingRatio": 0.0})
@@ -130,8 +128,8 @@ async def test_sampling_ratio_zero_exports_nothing(
 
 async def test_raw_number_only_without_redaction(
     livekit_server: LiveKitStack,
-    agent_worker: WorkerFactory,  # noqa: F811
-    lkapi: api.LiveKitAPI,  # noqa: F811
+    agent_worker: WorkerFactory,
+    lkapi: api.LiveKitAPI,
     otlp: OtlpReceiver,
 ) -> None:
     worker = agent_worker(telemetry={"otlpEndpoint": otlp.endpoint, "redactPII": False})
