@@ -25,7 +25,7 @@ pytestmark = pytest.mark.livekit
 SETTLE = 3.0
 
 
-async def _until(check: object, timeout: float = 30) -> None:
+async def _until(check: object, timeout: float = 120) -> None:
     async def poll() -> None:
         while not await check():  # type: ignore[operator]
             await asyncio.sleep(0.1)
@@ -100,7 +100,7 @@ async def test_end_call_tool_hangs_up(
         await caller.say("Please hang up now.", FliteTTS())
         bye = await caller.next_utterance()
         assert "goodbye" in transcribe(bye.pcm, PocketsphinxSTT())
-        await asyncio.wait_for(caller.disconnected.wait(), 30)  # the room was deleted
+        await asyncio.wait_for(caller.disconnected.wait(), 120)  # the room was deleted
     finally:
         await caller.close()
 
@@ -115,7 +115,7 @@ async def test_max_call_duration_ends_the_call(
     await dispatch(lkapi, worker.config["agentName"], room)
     caller = await join(livekit_server, room)
     try:
-        await asyncio.wait_for(caller.disconnected.wait(), 60)
+        await asyncio.wait_for(caller.disconnected.wait(), 120)
     finally:
         await caller.close()
     assert worker.log_contains("maxCallDuration reached")

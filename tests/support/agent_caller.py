@@ -129,7 +129,7 @@ class SimCaller:
         pcm = await tts.synthesize_pcm16(text)
         await self._say.put((pcm, trailing_quiet(pcm)))
 
-    async def next_utterance(self, timeout: float = 60) -> Utterance:
+    async def next_utterance(self, timeout: float = 120) -> Utterance:
         return await asyncio.wait_for(self.utterances.get(), timeout)
 
     async def close(self) -> None:
