@@ -1,0 +1,130 @@
+"""The policies the simulator compares: Switchboard's own code, HPA-, KEDA- and buffer-like."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from switchboard.scaling import BUSY_COST_PER_CALL, ScalingParams, WorkerState, decide
+
+from bench.scaling_sim import EPS, Policy, Sim
+
+
+@dataclass
+class Switchboard:
+    """The operator's policy: `switchboard.scaling.decide` on every change and at its rechecks.
+
+    `react_s` is the decision latency after a call starts or ends (the target is <= 1 s p95).
+    """
+
+    params: ScalingParams
+    react_s: float | None = 1.0
+    name: str = "switchboard"
+    period_s: float | None = None
+
+    def evaluate(self, sim: Sim) -> float | None:
+        workers = [WorkerState(p.name, p.ready, p.calls, p.idle_since, p.terminating)
+                   for p in sim.present()]  # fmt: skip
+        # The operator sees every call start (the event that triggers this evaluation).
+        starts = [c.start for c in sim.calls if sim.now - 600 <= c.start <= sim.now]
+        d = decide(workers, len(sim.live()), self.params, sim.now,
+                   pending_calls=len(sim.waiting), recent_starts=starts)  # fmt: skip
+        for pod in sim.live():
+            pod.cost = d.deletion_cost.get(pod.name, 0)
+        sim.scale(d.desired)
+        return d.recheck_after_s
+
+
+@dataclass
+class Stabilised:
+    """HPA arithmetic shared by the HPA-like and KEDA-like policies.
+
+    The scale-down stabilisation window keeps the highest recommendation of the last
+    `window_s`; an optional scale-up limit is the HPA default (max(+4 pods, +100 %) per period).
+    No pod-deletion-cost: the ReplicaSet may pick a busy pod, which then drains.
+    """
+
+    params: ScalingParams
+    name: str = ""
+    period_s: float | None = 15.0
+    window_s: float = 300.0
+    rate_limit: bool = True
+    react_s: float | None = None
+    history: list[tuple[float, int]] = field(default_factory=list)
+
+    def recommend(self, sim: Sim, current: int) -> int:
+        raise NotImplementedError
+
+    def evaluate(self, sim: Sim) -> float | None:
+        current = len(sim.live())
+        rec = self.recommend(sim, current)
+        self.history = [(t, r) for t, r in self.history if t > sim.now - self.window_s]
+        self.history.append((sim.now, rec))
+        if rec > current:
+            desired = min(rec, max(current + 4, 2 * current)) if self.rate_limit else rec
+        else:
+            desired = min(current, max(r for _, r in self.history))
+        sim.scale(desired)
+        return None
+
+
+@dataclass
+class HpaLike(Stabilised):
+    """HPA on a calls-per-pod metric: 15 s sync, target `target` x callsPerWorker per pod,
+    10 % tolerance, 300 s scale-down stabilisation, default scale-up limits, minReplicas >= 1."""
+
+    target: float = 0.7
+    name: str = "hpa-like"
+
+    def recommend(self, sim: Sim, current: int) -> int:
+        per_pod = self.target * self.params.calls_per_worker
+        demand = sim.demand()
+        if current and abs(demand / (per_pod * current) - 1) <= 0.1:
+            rec = current
+        else:
+            rec = math.ceil(demand / per_pod - EPS)
+        return max(1, self.params.min_workers, min(self.params.max_workers, rec))
+
+
+@dataclass
+class KedaLike(Stabilised):
+    """KEDA-like: polls every 30 s, scales to ceil(calls / callsPerWorker) (no warm pool, to
+    zero allowed), 300 s cooldown before scaling down; no scale-up limit (a generous model)."""
+
+    name: str = "keda-like"
+    period_s: float | None = 30.0
+    rate_limit: bool = False
+
+    def recommend(self, sim: Sim, current: int) -> int:
+        rec = math.ceil(sim.demand() / self.params.calls_per_worker - EPS)
+        return max(self.params.min_workers, min(self.params.max_workers, rec))
+
+
+@dataclass
+class FixedBuffer:
+    """Agones-style fleet buffer: keep `buffer` ready unallocated workers beyond the busy ones,
+    reacting 0.5 s (Agones' batching) after a change; idle pods are removed at once, busy never."""
+
+    params: ScalingParams
+    buffer: int = 1
+    react_s: float | None = 0.5
+    name: str = "fixed-buffer"
+    period_s: float | None = None
+
+    def evaluate(self, sim: Sim) -> float | None:
+        live = sim.live()
+        allocated = sum(1 for p in live if p.calls)
+        for pod in live:
+            pod.cost = BUSY_COST_PER_CALL * pod.calls
+        want = allocated + math.ceil(len(sim.waiting) / self.params.calls_per_worker) + self.buffer
+        sim.scale(max(self.params.min_workers, min(self.params.max_workers, want)))
+        return None
+
+
+def policies(params: ScalingParams, react_s: float, hpa_target: float, buffer: int) -> list[Policy]:
+    return [
+        Switchboard(params, react_s=react_s),
+        HpaLike(params, target=hpa_target),
+        KedaLike(params),
+        FixedBuffer(params, buffer=buffer),
+    ]
