@@ -6,12 +6,14 @@ import time
 from typing import Any
 
 import kopf
+from switchboard_contract import AgentConfig
 from switchboard_contract.report import WorkerReport
 
 from switchboard import kube
 from switchboard.api import API_VERSION, GROUP, VERSION
 from switchboard.api.voiceagent import VoiceAgent, VoiceAgentSpec
 from switchboard.conditions import set_condition
+from switchboard.livekit.client import LiveKitEndpoint
 from switchboard.livekit.ensure import remove
 from switchboard.livekit.errors import LiveKitError, LiveKitUnavailable
 from switchboard.names import (
@@ -26,7 +28,7 @@ from switchboard.scaling import ScalingParams, decide
 from switchboard.siptrunk.handlers import RESYNC_SECONDS
 from switchboard.state import LiveKitNotConfiguredError, OperatorState
 from switchboard.voiceagent import workload
-from switchboard.voiceagent.builders import agent_config
+from switchboard.voiceagent.builders import agent_config, agent_name
 from switchboard.voiceagent.fleet import AgentFleet, pod_info
 from switchboard.voiceagent.reconcile import TrunkInfo, dispatch_ops, sync_rule, trunk_info
 from switchboard.voiceagent.reports import report_token
@@ -71,7 +73,7 @@ async def _sync(body: kopf.Body, retry: int, memo: kopf.Memo, trunks: TrunkIndex
         if rule_id:
             fleet.spec_status["dispatchRuleID"] = rule_id
 
-    config_name = va.spec.agent_name or f"{owner.namespace}-{owner.name}"
+    config_name = agent_name(owner.namespace, owner.name, va.spec)
     async with state.locks[owner.uid]:
         try:
             lk = await state.livekit_for(owner.namespace, va.spec.livekit)
@@ -82,8 +84,11 @@ async def _sync(body: kopf.Body, retry: int, memo: kopf.Memo, trunks: TrunkIndex
             await rescale(fleet)
             raise kopf.TemporaryError(str(err), delay=30) from None
         config = agent_config(owner.namespace, owner.name, va.spec, instructions)
-        config_name = config.agent_name
-        index = {key: next(iter(values)) for key, values in trunks.items()}
+        # Only the referenced SipTrunks, not the whole index.
+        wanted = [
+            (owner.namespace, t) for t in (va.spec.telephony.trunks if va.spec.telephony else [])
+        ]
+        index = {key: next(iter(trunks[key])) for key in wanted if key in trunks}
         rule = await sync_rule(
             va.spec, owner=owner, known_id=(fleet.last_status or {}).get("dispatchRuleID"),
             lk=lk, trunks=index, read_secret=kube.secret_keys, retry=retry,
@@ -101,7 +106,7 @@ async def _sync(body: kopf.Body, retry: int, memo: kopf.Memo, trunks: TrunkIndex
 
 async def _apply_workload(
     state: OperatorState, fleet: AgentFleet, body: kopf.Body, spec: VoiceAgentSpec,
-    config: Any, endpoint: Any,
+    config: AgentConfig, endpoint: LiveKitEndpoint,
 ) -> None:  # fmt: skip
     """ConfigMap, Secret, Deployment and PDB, owned by the VoiceAgent (GC deletes them)."""
     namespace, name = fleet.key
