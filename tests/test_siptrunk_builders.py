@@ -9,11 +9,11 @@ from google.protobuf.json_format import MessageToDict
 from livekit import api
 from switchboard.api.siptrunk import SipTrunkSpec
 from switchboard.conditions import set_condition
+from switchboard.livekit.ensure import drifted_fields
 from switchboard.names import Owner, bounded, dns_label, owned_by, parse_owner_metadata
 from switchboard.siptrunk.builders import (
     INBOUND_FIELDS,
     Credentials,
-    drifted_fields,
     inbound_trunk,
     outbound_trunk,
 )

@@ -30,7 +30,6 @@ class ObjectOps(Generic[M]):
     create: Callable[[M], Awaitable[M]]
     update: Callable[[str, M], Awaitable[M]]
     delete: Callable[[str], Awaitable[Any]]
-    drifted: Callable[[M, M, tuple[str, ...]], list[str]]
 
 
 @dataclass(frozen=True)
@@ -39,6 +38,30 @@ class Outcome:
     action: Action
     drift: tuple[str, ...] = ()
     removed_duplicates: tuple[str, ...] = ()
+
+
+def drifted_fields(desired: Message, actual: Message, fields: tuple[str, ...]) -> list[str]:
+    """Names of managed fields where LiveKit differs from the desired object.
+
+    Values are never returned, only names: passwords are among the compared fields.
+    """
+    out = []
+    for name in fields:
+        want, have = getattr(desired, name), getattr(actual, name)
+        if isinstance(want, Message):
+            if want.SerializeToString(deterministic=True) != have.SerializeToString(
+                deterministic=True
+            ):
+                out.append(name)
+        elif hasattr(want, "items"):
+            if dict(want) != dict(have):
+                out.append(name)
+        elif hasattr(want, "__len__") and not isinstance(want, str):
+            if list(want) != list(have):
+                out.append(name)
+        elif want != have:
+            out.append(name)
+    return out
 
 
 async def _owned(ops: ObjectOps[M], owner: Owner) -> list[M]:
@@ -68,7 +91,7 @@ async def ensure(ops: ObjectOps[M], owner: Owner, desired: M, known_id: str | No
         return Outcome(ops.id_of(created), "recreated" if known_id else "created", (), removed)
 
     object_id = ops.id_of(actual)
-    drift = ops.drifted(desired, actual, ops.fields)
+    drift = drifted_fields(desired, actual, ops.fields)
     if drift:
         await ops.update(object_id, desired)
         return Outcome(object_id, "updated", tuple(drift), removed)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from google.protobuf.duration_pb2 import Duration as PbDuration
-from google.protobuf.message import Message
 from livekit import api
 
 from switchboard.api.common import parse_duration
@@ -91,27 +90,3 @@ def outbound_trunk(
         destination_country=spec.destination_country or "",
         media_encryption=_ENCRYPTION[spec.media_encryption],
     )
-
-
-def drifted_fields(desired: Message, actual: Message, fields: tuple[str, ...]) -> list[str]:
-    """Names of managed fields where LiveKit differs from the desired object.
-
-    Values are never returned, only names: passwords are among the compared fields.
-    """
-    out = []
-    for name in fields:
-        want, have = getattr(desired, name), getattr(actual, name)
-        if isinstance(want, Message):
-            if want.SerializeToString(deterministic=True) != have.SerializeToString(
-                deterministic=True
-            ):
-                out.append(name)
-        elif hasattr(want, "items"):
-            if dict(want) != dict(have):
-                out.append(name)
-        elif hasattr(want, "__len__") and not isinstance(want, str):
-            if list(want) != list(have):
-                out.append(name)
-        elif want != have:
-            out.append(name)
-    return out

@@ -27,7 +27,6 @@ from switchboard.siptrunk.builders import (
     OUTBOUND,
     OUTBOUND_FIELDS,
     Credentials,
-    drifted_fields,
     inbound_trunk,
     outbound_trunk,
 )
@@ -54,7 +53,6 @@ def inbound_ops(lk: LiveKitClient) -> ObjectOps[api.SIPInboundTrunkInfo]:
         create=lk.create_inbound_trunk,
         update=lk.update_inbound_trunk,
         delete=lk.delete_trunk,
-        drifted=drifted_fields,
     )
 
 
@@ -67,7 +65,6 @@ def outbound_ops(lk: LiveKitClient) -> ObjectOps[api.SIPOutboundTrunkInfo]:
         create=lk.create_outbound_trunk,
         update=lk.update_outbound_trunk,
         delete=lk.delete_trunk,
-        drifted=drifted_fields,
     )
 
 

@@ -18,7 +18,6 @@ from switchboard.livekit.ensure import ObjectOps, ensure, remove
 from switchboard.livekit.errors import LiveKitRejected, LiveKitUnavailable
 from switchboard.names import Owner, parse_owner_metadata
 from switchboard.outcomes import REJECTED_BACKOFF_S, Event, backoff, outcome_event
-from switchboard.siptrunk.builders import drifted_fields
 from switchboard.voiceagent.builders import DISPATCH, DISPATCH_FIELDS, dispatch_rule
 
 SecretReader = Callable[[str, str, str], Awaitable[list[str]]]
@@ -57,7 +56,6 @@ def dispatch_ops(lk: LiveKitClient) -> ObjectOps[api.SIPDispatchRuleInfo]:
         create=lk.create_dispatch_rule,
         update=lk.update_dispatch_rule,
         delete=lk.delete_dispatch_rule,
-        drifted=drifted_fields,
     )
 
 
