@@ -58,6 +58,13 @@ def wait_condition(kube: Kube, op: OperatorProcess, name: str, type_: str, statu
     return wait_for(check, f"SipTrunk {name} {type_}={status} ({reason})", timeout)  # type: ignore[no-any-return]
 
 
+def create_ready(kube: Kube, op: OperatorProcess, name: str, **kw: Any) -> dict[str, Any]:
+    """Create a SipTrunk (with the auth Secret present) and wait until it is Ready."""
+    auth_secret(kube)
+    kube.create(siptrunk(name, **kw))
+    return wait_condition(kube, op, name, "Ready", "True")
+
+
 def gone(kube: Kube, name: str) -> bool:
     try:
         kube.get("SipTrunk", name)
@@ -86,9 +93,7 @@ async def test_lifecycle_create_update_delete(
     operator_factory: Factory,
 ) -> None:  # fmt: skip
     op = operator_factory(livekit_endpoint)
-    auth_secret(kube)
-    kube.create(siptrunk("carrier"))
-    obj = wait_condition(kube, op, "carrier", "Ready", "True")
+    obj = create_ready(kube, op, "carrier")
     status = obj["status"]
     (inbound,) = await livekit.list_inbound_trunks([status["inboundTrunkID"]])
     assert inbound.auth_password == PASSWORD and list(inbound.numbers) == ["+15550100100"]
@@ -117,9 +122,7 @@ async def test_orphan_policy_keeps_livekit_trunks(
     operator_factory: Factory,
 ) -> None:  # fmt: skip
     op = operator_factory(livekit_endpoint)
-    auth_secret(kube)
-    kube.create(siptrunk("keep", deletionPolicy="Orphan"))
-    wait_condition(kube, op, "keep", "Ready", "True")
+    create_ready(kube, op, "keep", deletionPolicy="Orphan")
     kube.delete("SipTrunk", "keep")
     wait_for(lambda: gone(kube, "keep"), "SipTrunk deletion")
     assert len(await owned(livekit, kube, "keep")) == 2
@@ -153,9 +156,7 @@ async def test_out_of_band_delete_is_restored(
     operator_factory: Factory,
 ) -> None:  # fmt: skip
     op = operator_factory(livekit_endpoint)
-    auth_secret(kube)
-    kube.create(siptrunk("drift"))
-    obj = wait_condition(kube, op, "drift", "Ready", "True")
+    obj = create_ready(kube, op, "drift")
     await livekit.delete_trunk(obj["status"]["inboundTrunkID"])
 
     def restored() -> bool:
@@ -173,9 +174,7 @@ async def test_conflicting_numbers_name_the_other_siptrunk(
     operator_factory: Factory,
 ) -> None:  # fmt: skip
     op = operator_factory(livekit_endpoint)
-    auth_secret(kube)
-    kube.create(siptrunk("first"))
-    wait_condition(kube, op, "first", "Ready", "True")
+    create_ready(kube, op, "first")
     kube.create(siptrunk("second"))
     obj = wait_condition(kube, op, "second", "Ready", "False", "Conflict")
     assert f"SipTrunk {kube.namespace}/first" in conditions(obj)["Ready"]["message"]
@@ -210,11 +209,8 @@ async def test_livekit_outage_flips_then_converges_and_delete_waits(
     operator_factory: Factory,
 ) -> None:  # fmt: skip
     op = operator_factory(livekit_endpoint)
-    auth_secret(kube)
-    kube.create(siptrunk("steady"))
-    kube.create(siptrunk("doomed", number="+15550100199"))
-    wait_condition(kube, op, "steady", "Ready", "True")
-    wait_condition(kube, op, "doomed", "Ready", "True")
+    create_ready(kube, op, "steady")
+    create_ready(kube, op, "doomed", number="+15550100199")
     livekit_server.stop_server()
     try:
         wait_condition(kube, op, "steady", "Synced", "False", "LiveKitUnavailable")
