@@ -10,9 +10,7 @@ from devstack.livekit import LiveKitStack
 from tests.support.agent_caller import transcribe
 from tests.support.agent_livekit import (
     WorkerFactory,
-    dispatch,
-    join,
-    room_name,
+    call,
 )
 
 pytestmark = pytest.mark.livekit
@@ -24,9 +22,7 @@ async def test_conversation(
     lkapi: api.LiveKitAPI,
 ) -> None:
     worker = agent_worker()
-    room = room_name()
-    await dispatch(lkapi, worker.config["agentName"], room)
-    caller = await join(livekit_server, room)
+    caller = await call(livekit_server, lkapi, worker.config["agentName"])
     stt, tts = PocketsphinxSTT(), FliteTTS()
     try:
         greeting = await caller.next_utterance()

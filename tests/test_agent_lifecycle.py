@@ -13,8 +13,8 @@ from tests.support.agent_caller import transcribe
 from tests.support.agent_livekit import (
     WorkerFactory,
     agent_in_room,
+    call,
     dispatch,
-    join,
     room_name,
 )
 from tests.support.agent_worker import wait_for
@@ -72,9 +72,7 @@ async def test_hangup_frees_the_slot(
     lkapi: api.LiveKitAPI,
 ) -> None:
     worker = agent_worker()
-    room = room_name()
-    await dispatch(lkapi, worker.config["agentName"], room)
-    caller = await join(livekit_server, room)
+    caller = await call(livekit_server, lkapi, worker.config["agentName"])
     await caller.next_utterance()  # greeting
     assert worker.worker_info().get("active_jobs") == 1
     await caller.close()
@@ -92,14 +90,19 @@ async def test_end_call_tool_hangs_up(
     lkapi: api.LiveKitAPI,
 ) -> None:
     worker = agent_worker()
-    room = room_name()
-    await dispatch(lkapi, worker.config["agentName"], room)
-    caller = await join(livekit_server, room)
+    caller = await call(livekit_server, lkapi, worker.config["agentName"])
     try:
         await caller.next_utterance()  # greeting
-        await caller.say("Please hang up now.", FliteTTS())
-        bye = await caller.next_utterance()
-        assert "goodbye" in transcribe(bye.pcm, PocketsphinxSTT())
+        stt, tts = PocketsphinxSTT(), FliteTTS()
+        heard: list[str] = []
+        # Like a real caller, repeat yourself if the agent misheard (offline STT on a
+        # loaded 2-core machine sometimes does); the hang-up itself must still happen.
+        for _ in range(3):
+            await caller.say("Please hang up now.", tts)
+            heard.append(transcribe((await caller.next_utterance()).pcm, stt))
+            if "goodbye" in heard[-1]:
+                break
+        assert "goodbye" in heard[-1], heard
         await asyncio.wait_for(caller.disconnected.wait(), 120)  # the room was deleted
     finally:
         await caller.close()
@@ -111,9 +114,7 @@ async def test_max_call_duration_ends_the_call(
     lkapi: api.LiveKitAPI,
 ) -> None:
     worker = agent_worker(maxCallDuration=3)
-    room = room_name()
-    await dispatch(lkapi, worker.config["agentName"], room)
-    caller = await join(livekit_server, room)
+    caller = await call(livekit_server, lkapi, worker.config["agentName"])
     try:
         await asyncio.wait_for(caller.disconnected.wait(), 120)
     finally:
@@ -128,9 +129,7 @@ async def test_sigterm_drains(
 ) -> None:
     worker = agent_worker(drainTimeout=120)
     name = worker.config["agentName"]
-    room = room_name()
-    await dispatch(lkapi, name, room)
-    caller = await join(livekit_server, room)
+    caller = await call(livekit_server, lkapi, name)
     try:
         await caller.next_utterance()  # greeting: the call is up
         worker.sigterm()

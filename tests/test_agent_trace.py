@@ -13,9 +13,7 @@ from switchboard_agent.local import FliteTTS
 from devstack.livekit import LiveKitStack
 from tests.support.agent_livekit import (
     WorkerFactory,
-    dispatch,
-    join,
-    room_name,
+    call,
 )
 from tests.support.agent_otlp import OtlpReceiver, ReceivedSpan
 
@@ -52,9 +50,7 @@ def _ancestors_reach(
 
 
 async def _call(server: LiveKitStack, client: api.LiveKitAPI, agent_name: str) -> None:
-    room = room_name()
-    await dispatch(client, agent_name, room)
-    caller = await join(server, room, identity=f"sip_{NUMBER}", **SIP_ATTRS)
+    caller = await call(server, client, agent_name, f"sip_{NUMBER}", **SIP_ATTRS)
     try:
         await caller.next_utterance()  # greeting
         await caller.say("What are your opening hours?", FliteTTS())

@@ -67,6 +67,16 @@ async def join(
     return await SimCaller(server.url, token).connect()
 
 
+async def call(
+    server: LiveKitStack, lkapi: api.LiveKitAPI, agent_name: str,
+    identity: str = "caller-1", **attrs: str,
+) -> SimCaller:  # fmt: skip
+    """Dispatch the agent to a fresh room and join that room as the caller."""
+    room = room_name()
+    await dispatch(lkapi, agent_name, room)
+    return await join(server, room, identity, **attrs)
+
+
 async def agent_in_room(lkapi: api.LiveKitAPI, room: str) -> bool:
     resp = await lkapi.room.list_participants(api.ListParticipantsRequest(room=room))
     return any(p.kind == api.ParticipantInfo.Kind.AGENT for p in resp.participants)
