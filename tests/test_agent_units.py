@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from switchboard_agent.entry import build_session
 from switchboard_agent.persona import SwitchboardAgent, render_instructions
 from switchboard_agent.providers import ProviderConfigError, build_pipeline
 from switchboard_agent.redact import PiiLogFilter
+from switchboard_agent.server import build_server
 from switchboard_agent.settings import Runtime, load_config
 from switchboard_agent.telemetry import traces_url
 from switchboard_contract import AgentConfig
@@ -140,6 +142,23 @@ async def test_call_slots_never_overbook(limit: int) -> None:
     late = _Request(server, 0)
     await slots.on_request(late)  # type: ignore[arg-type]
     assert late.result == "rejected"
+
+
+def test_load_report_composes_with_livekit_reservations() -> None:
+    """livekit-agents adds reserved (accepted, not launched) jobs on top of load_fnc.
+
+    Pins that contract on the installed version: with callsPerWorker 2 and one job
+    pending, the worker must still be available for the second one, and full at two.
+    """
+    config = AgentConfig.model_validate(offline_config_doc(callsPerWorker=2))
+    server, slots = build_server(config, Runtime(host="127.0.0.1", http_port=0))
+    # what AgentServer.run() sets up, minus the processes and the connection
+    server._proc_pool = SimpleNamespace(processes=[])  # type: ignore[assignment]
+    server._devmode = False
+    for pending, available in [(0, True), (1, True), (2, False)]:
+        slots._pending = server._reserved_slots = pending
+        server._worker_load = slots.load(server)
+        assert server._is_available() is available, pending
 
 
 def test_settings_from_env(tmp_path: Any) -> None:

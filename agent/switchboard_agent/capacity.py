@@ -54,8 +54,14 @@ class CallSlots:
         return self._pending + self._running()
 
     def load(self, server: AgentServer) -> float:
-        """load_fnc: 1.0 (full, with load_threshold 1.0) exactly when every slot is taken."""
-        return 1.0 if self.draining else min(self.in_use() / self.limit, 1.0)
+        """load_fnc: the share of slots held by running jobs (1.0 = full at threshold 1.0).
+
+        Pending jobs are left out on purpose: livekit-agents adds its own reserved slots
+        on top of this value (`_get_effective_load`), each estimated at 1/limit because
+        num_idle_processes == limit. Counting them here too made a worker with two free
+        slots refuse the second of two simultaneous dispatches, and LiveKit then dropped it.
+        """
+        return 1.0 if self.draining else min(self._running() / self.limit, 1.0)
 
     async def on_request(self, req: JobRequest) -> None:
         """request_fnc: accept while a slot is free, otherwise let another worker have it."""
