@@ -174,7 +174,7 @@ class LocalStack:
 
     def start_operator(self) -> None:
         lk = self.state.info["livekit"]
-        report, liveness = free_port(), free_port()
+        report, liveness, metrics = free_port(), free_port(), free_port()
         report_url = f"http://127.0.0.1:{report}/v1/reports"
         env = {
             "KUBECONFIG": str(self.operator_kubeconfig()),
@@ -184,6 +184,7 @@ class LocalStack:
             "SWITCHBOARD_REPORT_LISTEN": f"127.0.0.1:{report}",
             "SWITCHBOARD_REPORT_URL": report_url,
             "SWITCHBOARD_REPORT_KEY": secrets.token_urlsafe(32),
+            "SWITCHBOARD_METRICS_LISTEN": f"127.0.0.1:{metrics}",
             "SWITCHBOARD_AGENT_IMAGE": LOCAL_AGENT_IMAGE,
             "NO_PROXY": "127.0.0.1,localhost",
             "HTTP_PROXY": "",
@@ -206,6 +207,7 @@ class LocalStack:
         proc.start()
         self.state.add("operator", proc.pid, proc.log_path, health)
         self.state.info["report_url"] = report_url
+        self.state.info["metrics_url"] = f"http://127.0.0.1:{metrics}/metrics"
         self.state.save()
         proc.wait_ready(lambda: http_ok(health), 120)
         self.progress.say(f"ok  operator live ({health}), worker reports at {report_url}")

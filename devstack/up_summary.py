@@ -50,6 +50,8 @@ def print_summary(state: RunState) -> None:
         print(f"  {'':26} LiveKit API key {lk['api_key']} (secret: {_rel(state.path)}, livekit)")
     if ident := info.get("operator_identity"):
         print(f"  {'':26} the operator runs as {ident} (the chart's RBAC)")
+    if metrics := info.get("metrics_url"):
+        print(f"  {'':26} operator metrics {metrics}")
     for va, agent in info.get("agents", {}).items():
         print(
             f"  {'':26} VoiceAgent {va}: LiveKit agent name {agent['agent_name']}, "

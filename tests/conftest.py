@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.kube",
     "tests.fixtures.operator",
     "tests.support.agent_livekit",
+    "tests.support.chart",
 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from switchboard.voiceagent.reports import make_app, report_token, serve
+from switchboard.voiceagent.reports import make_app, report_token
+from switchboard.web import serve
 from switchboard_agent.report import Reporter
 from switchboard_contract import AgentConfig
 from switchboard_contract.report import REPORT_PATH, WorkerReport
@@ -36,7 +37,7 @@ async def test_reporter_posts_every_change_with_its_token() -> None:
         return True
 
     port = free_port()
-    runner = await serve(make_app(KEY, on_report), "127.0.0.1", port)
+    runner = await serve(make_app(KEY, on_report), "127.0.0.1", port, "reports")
     active = [0]
     reporter = Reporter(f"http://127.0.0.1:{port}{REPORT_PATH}",
                         report_token(KEY, "tel", "desk"), CONFIG, "pod-1",
@@ -61,7 +62,7 @@ async def test_wrong_token_is_refused() -> None:
         raise AssertionError("must not be called")
 
     port = free_port()
-    runner = await serve(make_app(KEY, on_report), "127.0.0.1", port)
+    runner = await serve(make_app(KEY, on_report), "127.0.0.1", port, "reports")
     reporter = Reporter(f"http://127.0.0.1:{port}{REPORT_PATH}", "forged", CONFIG, "p",
                         lambda: 0, lambda: False)  # fmt: skip
     try:

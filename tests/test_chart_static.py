@@ -11,9 +11,8 @@ import pytest
 import yaml
 
 from devstack import kube as devkube
-from devstack import tools
 from devstack.tools import REPO
-from tests.fixtures.tiers import require_binary
+from tests.support.chart import by_kind, env_of, render
 
 pytestmark = pytest.mark.unit
 
@@ -28,19 +27,6 @@ FORBIDDEN = {
     ("rbac.authorization.k8s.io", "clusterrolebindings"),
     ("rbac.authorization.k8s.io", "rolebindings"),
 }  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def helm() -> Path:
-    return require_binary(tools.helm(), "helm")
-
-
-def render(*values: str, release: str = "switchboard", ns: str = "switchboard") -> list[dict]:
-    return devkube.render_chart(release, ns, *values)
-
-
-def by_kind(docs: list[dict], kind: str) -> list[dict]:
-    return [d for d in docs if d["kind"] == kind]
 
 
 def pod_specs(docs: list[dict]) -> list[dict]:
@@ -146,12 +132,6 @@ def test_restricted_checker_catches_violations() -> None:
     assert "hostNetwork" in found and any("allowPrivilegeEscalation" in v for v in found)
 
 
-def env_of(docs: list[dict]) -> dict[str, Any]:
-    (dep,) = by_kind(docs, "Deployment")
-    container = dep["spec"]["template"]["spec"]["containers"][0]
-    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
-
-
 def test_operator_deployment_contract(helm: Path) -> None:
     docs = render(*LIVEKIT, release="sb", ns="voice")
     (dep,) = by_kind(docs, "Deployment")
@@ -242,41 +222,6 @@ def test_peering_crds_come_from_the_subchart(helm: Path) -> None:
         "switchboard", "switchboard", "peering.installCRDs=false", crds=True
     )
     assert len(by_kind(docs, "CustomResourceDefinition")) == 2
-
-
-def test_monitoring_objects(helm: Path) -> None:
-    assert not {"PodMonitor", "ConfigMap"} & {d["kind"] for d in render()}
-    docs = render("monitoring.podMonitor.enabled=true", "monitoring.dashboard.enabled=true")
-    (pm,) = by_kind(docs, "PodMonitor")
-    assert pm["spec"]["namespaceSelector"] == {"any": True}
-    assert pm["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "agent-worker"
-    assert pm["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
-    (cm,) = by_kind(docs, "ConfigMap")
-    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
-    dashboard = json.loads(cm["data"]["switchboard.json"])
-    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
-    assert any("switchboard_agent_active_calls" in e for e in exprs)
-    ns_docs = render("watchScope=namespace", "monitoring.podMonitor.enabled=true", ns="team")
-    assert by_kind(ns_docs, "PodMonitor")[0]["spec"]["namespaceSelector"] == {
-        "matchNames": ["team"]
-    }
-
-
-def test_podmonitor_selects_the_worker_pods(helm: Path) -> None:
-    """The PodMonitor's selector and port name match what the operator puts on worker pods."""
-    from switchboard.api.voiceagent import VoiceAgent  # noqa: PLC0415
-    from switchboard.voiceagent import workload  # noqa: PLC0415
-
-    example = yaml.safe_load((REPO / "examples" / "voiceagent-local.yaml").read_text())
-    spec = VoiceAgent.model_validate({**example, "metadata": {"name": "x", "namespace": "n"}}).spec
-    dep = workload.deployment("n", "front-desk", spec, image="img:1", replicas=1,
-                              config_hash="h", report_url="http://r")  # fmt: skip
-    pod = dep["spec"]["template"]
-    (pm,) = by_kind(render("monitoring.podMonitor.enabled=true"), "PodMonitor")
-    assert pm["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
-    ports = {p["name"] for p in pod["spec"]["containers"][0]["ports"]}
-    assert pm["spec"]["podMetricsEndpoints"][0]["port"] in ports
-    assert pm["spec"]["podTargetLabels"][0] in pod["metadata"]["labels"]
 
 
 def test_values_yaml_is_valid_against_its_schema() -> None:

@@ -6,9 +6,11 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from devstack import cluster as devcluster
 from devstack import tools
@@ -56,6 +58,18 @@ def test_up_reaches_ready_and_down_leaves_nothing(tmp_path: Path) -> None:
         assert all(c.alive() for c in state.components)
         # the operator runs with the chart's RBAC, not as cluster admin
         assert state.info["operator_identity"].startswith("system:serviceaccount:switchboard:")
+        # the operator's /metrics agree with the VoiceAgent it made Ready
+        with urllib.request.urlopen(state.info["metrics_url"], timeout=10) as resp:
+            families = text_string_to_metric_families(resp.read().decode())
+        ready = [
+            s.value
+            for f in families
+            for s in f.samples
+            if s.name == "switchboard_voiceagent_workers"
+            and s.labels.get("voiceagent") == "front-desk"
+            and s.labels["state"] == "ready"
+        ]
+        assert ready and ready[0] >= 1, ready  # fmt: skip
         for comp in state.components:
             seen.update({pid: start_ticks(pid) for pid in comp.members()})
         cluster = devcluster.Cluster(CLUSTER, workdir)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
+from prometheus_client.parser import text_string_to_metric_families
 from switchboard.config import OperatorConfig
 from switchboard.livekit.client import LiveKitClient, LiveKitEndpoint
 from switchboard.voiceagent.fleet import REPORT_TTL_S
@@ -55,12 +56,13 @@ class Stack:
     """The operator with its report endpoint on a free loopback port."""
 
     def __init__(self, factory: Factory, endpoint: LiveKitEndpoint, kube: Kube) -> None:
-        self.port = free_port()
+        self.port, self.metrics_port = free_port(), free_port()
         self.kube = kube
         self.endpoint = endpoint
         self.op = factory(
             endpoint,
             SWITCHBOARD_REPORT_LISTEN=f"127.0.0.1:{self.port}",
+            SWITCHBOARD_METRICS_LISTEN=f"127.0.0.1:{self.metrics_port}",
             SWITCHBOARD_AGENT_IMAGE="registry.local/switchboard-agent:test",
         )
         self.key = OperatorConfig(livekit_api_secret=endpoint.api_secret).report_hmac_key()
@@ -82,6 +84,17 @@ class Stack:
             return int(err.code)
         except (urllib.error.URLError, OSError):
             return 0  # the operator is not listening (yet)
+
+    def metric(self, name: str, **labels: str) -> float | None:
+        """One sample from the operator's /metrics (None when absent)."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            text = resp.read().decode()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and sample.labels == labels:
+                    return float(sample.value)
+        return None
 
     def va(self, name: str) -> dict[str, Any]:
         self.op.check_alive()
@@ -158,6 +171,11 @@ async def test_scale_up_and_down_keeps_busy_workers(stack: Stack) -> None:
         return status["activeCalls"] == 2 and status["workers"]["busy"] == 2
 
     wait_for(counted, "status to count 2 calls on 2 busy workers")
+    va = {"namespace": kube.namespace, "voiceagent": "desk"}
+    assert stack.metric("switchboard_voiceagent_active_calls", **va) == 2
+    assert stack.metric("switchboard_voiceagent_workers", **va, state="busy") == 2
+    assert stack.metric("switchboard_worker_reports_total", result="accepted") == 2
+    assert (stack.metric("switchboard_scaling_decision_seconds_count") or 0) >= 2
 
     # The second call ends; the first worker stays busy. After scaleDownDelay the fleet
     # shrinks to busy + warm = 2, and the busy worker is never the one removed.
@@ -177,6 +195,7 @@ async def test_reports_need_the_agents_token(stack: Stack) -> None:
     stack.wait_condition("desk", "LiveKitSynced", "True")
     stack.key = b"wrong-key"
     assert stack.report("desk", "p", 1) == 401
+    assert stack.metric("switchboard_worker_reports_total", result="unauthorized") == 1
 
 
 async def test_missing_trunk_then_rule_follows(stack: Stack, livekit: LiveKitClient) -> None:

@@ -21,6 +21,7 @@ ENV_AGENT_IMAGE = "SWITCHBOARD_AGENT_IMAGE"
 ENV_REPORT_LISTEN = "SWITCHBOARD_REPORT_LISTEN"  # host:port the report endpoint binds
 ENV_REPORT_URL = "SWITCHBOARD_REPORT_URL"  # the URL workers POST to
 ENV_REPORT_KEY = "SWITCHBOARD_REPORT_KEY"  # HMAC key for worker tokens
+ENV_METRICS_LISTEN = "SWITCHBOARD_METRICS_LISTEN"  # host:port of /metrics; unset = off
 
 DEFAULT_AGENT_IMAGE = "ghcr.io/switchboard-dev/switchboard-agent:0.1.0"
 
@@ -39,6 +40,9 @@ class OperatorConfig(BaseModel):
     report_port: int = REPORT_PORT
     report_url: str = f"http://switchboard-operator.switchboard.svc:{REPORT_PORT}{REPORT_PATH}"
     report_key: SecretStr | None = None
+    # Off unless asked for (the chart does): several local operators must not fight over a port.
+    metrics_host: str | None = None
+    metrics_port: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -72,11 +76,18 @@ class OperatorConfig(BaseModel):
         )
 
 
+def _listen(value: str) -> tuple[str, int]:
+    """ "host:port" or ":port" (all interfaces)."""
+    host, _, port = value.rpartition(":")
+    return host or "0.0.0.0", int(port)
+
+
 def _report_settings(env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if listen := env.get(ENV_REPORT_LISTEN):
-        host, _, port = listen.rpartition(":")
-        out.update(report_host=host or "0.0.0.0", report_port=int(port))
+        out["report_host"], out["report_port"] = _listen(listen)
+    if listen := env.get(ENV_METRICS_LISTEN):
+        out["metrics_host"], out["metrics_port"] = _listen(listen)
     if url := env.get(ENV_REPORT_URL):
         out["report_url"] = url
     if key := env.get(ENV_REPORT_KEY):

@@ -9,7 +9,7 @@ from typing import Any
 
 import kopf
 
-from switchboard import kube
+from switchboard import kube, metrics, web
 from switchboard.api import GROUP
 from switchboard.config import OperatorConfig
 from switchboard.names import FINALIZER
@@ -42,14 +42,25 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     kube.load_config()
     state = OperatorState(OperatorConfig.from_env())
     memo.state = state
+    memo.runners = []
+    config = state.config
+    if config.metrics_host is not None and config.metrics_port is not None:
+        app = metrics.make_app(state.metrics)
+        memo.runners.append(
+            await web.serve(app, config.metrics_host, config.metrics_port, "metrics")
+        )
     try:
-        key = state.config.report_hmac_key()
+        key = config.report_hmac_key()
     except ValueError as err:
         logging.getLogger(__name__).warning("worker reports disabled: %s", err)
         return
-    app = reports.make_app(key, functools.partial(voiceagent_handlers.on_report, state))
-    memo.report_runner = await reports.serve(
-        app, state.config.report_host, state.config.report_port
+    app = reports.make_app(
+        key,
+        functools.partial(voiceagent_handlers.on_report, state),
+        on_result=lambda result: state.metrics.reports.labels(result).inc(),
+    )
+    memo.runners.append(
+        await web.serve(app, config.report_host, config.report_port, "worker reports")
     )
 
 
@@ -58,8 +69,7 @@ async def close(memo: kopf.Memo, **_: Any) -> None:
     state: OperatorState | None = memo.get("state")
     if state is not None:
         await state.aclose()
-    runner = memo.get("report_runner")
-    if runner is not None:
+    for runner in memo.get("runners") or []:
         await runner.cleanup()
 
 

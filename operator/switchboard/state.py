@@ -10,6 +10,7 @@ from switchboard import kube
 from switchboard.api.common import LiveKitRef
 from switchboard.config import OperatorConfig
 from switchboard.livekit.client import LiveKitClient, LiveKitEndpoint
+from switchboard.metrics import OperatorMetrics, StateCollector
 from switchboard.voiceagent.fleet import Fleets
 from switchboard.voiceagent.scaler import DecisionClock
 
@@ -28,7 +29,14 @@ class OperatorState:
     # would otherwise race to create the same LiveKit object.
     locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
     fleets: Fleets = field(default_factory=Fleets)
-    decisions: DecisionClock = field(default_factory=DecisionClock)
+    metrics: OperatorMetrics = field(default_factory=OperatorMetrics)
+    decisions: DecisionClock = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.decisions = DecisionClock(observe=self.metrics.decision_seconds.observe)
+        self.metrics.watch_state(
+            StateCollector(clients=lambda: list(self.clients.values()), fleets=lambda: self.fleets)
+        )
 
     def client(self, endpoint: LiveKitEndpoint) -> LiveKitClient:
         if endpoint not in self.clients:

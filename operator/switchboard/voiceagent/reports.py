@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import time
 from collections.abc import Awaitable, Callable
 
@@ -12,9 +11,12 @@ from aiohttp import web
 from pydantic import ValidationError
 from switchboard_contract.report import REPORT_PATH, WorkerReport
 
-log = logging.getLogger(__name__)
-
 OnReport = Callable[[WorkerReport, float], Awaitable[bool]]
+OnResult = Callable[[str], None]  # accepted | invalid | unauthorized | unknown
+
+
+def _ignore(_: str) -> None:
+    pass
 
 
 def report_token(key: bytes, namespace: str, voiceagent: str) -> str:
@@ -22,29 +24,25 @@ def report_token(key: bytes, namespace: str, voiceagent: str) -> str:
     return hmac.new(key, f"{namespace}/{voiceagent}".encode(), hashlib.sha256).hexdigest()
 
 
-def make_app(key: bytes, on_report: OnReport) -> web.Application:
+def make_app(key: bytes, on_report: OnReport, on_result: OnResult = _ignore) -> web.Application:
     async def post(request: web.Request) -> web.Response:
         received = time.monotonic()
         try:
             report = WorkerReport.model_validate_json(await request.read())
         except ValidationError as err:
+            on_result("invalid")
             return web.json_response({"error": err.errors(include_url=False)}, status=400)
         presented = request.headers.get("Authorization", "").removeprefix("Bearer ")
         expected = report_token(key, report.namespace, report.voice_agent)
         if not hmac.compare_digest(presented, expected):
+            on_result("unauthorized")
             return web.json_response({"error": "bad token"}, status=401)
         if not await on_report(report, received):
+            on_result("unknown")
             return web.json_response({"error": "unknown VoiceAgent"}, status=404)
+        on_result("accepted")
         return web.json_response({"ok": True})
 
     app = web.Application(client_max_size=64 * 1024)
     app.router.add_post(REPORT_PATH, post)
     return app
-
-
-async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    log.info("worker reports on http://%s:%d%s", host, port, REPORT_PATH)
-    return runner

@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,11 +30,14 @@ READY, LIVEKIT_SYNCED, WORKERS_READY = "Ready", "LiveKitSynced", "WorkersReady"
 class DecisionClock:
     """Report-received -> replicas-patched latencies, for the benchmark and the probe."""
 
-    def __init__(self, size: int = 2048) -> None:
+    def __init__(self, size: int = 2048, observe: Callable[[float], None] | None = None) -> None:
         self.samples: deque[float] = deque(maxlen=size)
+        self._observe = observe  # e.g. a Prometheus histogram, which keeps the full history
 
     def add(self, seconds: float) -> None:
         self.samples.append(seconds)
+        if self._observe is not None:
+            self._observe(seconds)
 
 
 def compose_status(fleet: AgentFleet, decision: Decision, now: datetime) -> dict[str, Any]:
