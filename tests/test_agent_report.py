@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from switchboard.voiceagent.reports import make_app, report_token
+from switchboard.voiceagent.reports import ReportResult, make_app, report_token
 from switchboard.web import serve
 from switchboard_agent.report import Reporter
 from switchboard_contract import AgentConfig
@@ -32,9 +32,9 @@ async def until(check, timeout: float = 10.0) -> None:
 async def test_reporter_posts_every_change_with_its_token() -> None:
     got: list[WorkerReport] = []
 
-    async def on_report(report: WorkerReport, received: float) -> bool:
+    async def on_report(report: WorkerReport, received: float) -> ReportResult:
         got.append(report)
-        return True
+        return "accepted"
 
     port = free_port()
     runner = await serve(make_app(KEY, on_report), "127.0.0.1", port, "reports")
@@ -58,7 +58,7 @@ async def test_reporter_posts_every_change_with_its_token() -> None:
 
 
 async def test_wrong_token_is_refused() -> None:
-    async def on_report(report: WorkerReport, received: float) -> bool:
+    async def on_report(report: WorkerReport, received: float) -> ReportResult:
         raise AssertionError("must not be called")
 
     port = free_port()

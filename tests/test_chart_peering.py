@@ -14,26 +14,12 @@ from pathlib import Path
 import pytest
 
 from devstack import kube as devkube
-from devstack import tools
-from devstack.cluster import Cluster
 from devstack.procs import free_port
 from devstack.tools import REPO
 from tests.fixtures.kube import GROUP, VERSION, Kube, wait_for
-from tests.fixtures.tiers import require_binary
+from tests.support.chart import PEERING, apply_peering
 
 pytestmark = [pytest.mark.k8s, pytest.mark.usefixtures("kube_crds")]
-
-PEERING = "switchboard"
-
-
-@pytest.fixture(scope="module")
-def peering_crds(kube_cluster: Cluster) -> None:
-    require_binary(tools.helm(), "helm")
-    docs = devkube.render_chart("crds", "default", crds=True)
-    crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
-    devkube.apply(kube_cluster.kubeconfig, crds)
-    names = [f"crd/{d['metadata']['name']}" for d in crds]
-    devkube.kubectl(kube_cluster.kubeconfig, "wait", "--for=condition=Established", *names)
 
 
 @dataclass
@@ -50,11 +36,7 @@ class Replica:
 
 @pytest.fixture
 def replicas(kube: Kube, tmp_path: Path, peering_crds: None) -> Iterator[list[Replica]]:
-    # The chart's peering object for watchScope=namespace, applied as helm would.
-    docs = devkube.render_chart("switchboard", kube.namespace, "watchScope=namespace")
-    peering = [d for d in docs if d["kind"] == "KopfPeering"]
-    assert [d["metadata"]["name"] for d in peering] == [PEERING]
-    devkube.apply(kube.kubeconfig, peering)
+    apply_peering(kube)
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
         env.pop(name, None)  # no LiveKit: SipTrunks fail visibly with LiveKitNotConfigured

@@ -1,8 +1,10 @@
-"""The operator's fleet view: reports joined with pods, stale reports, call starts, pod starts."""
+"""The operator's fleet view: reports joined with pods, staleness, starts, ownership."""
 
 from __future__ import annotations
 
 import pytest
+from switchboard.config import OperatorConfig
+from switchboard.state import OperatorState
 from switchboard.voiceagent.fleet import (
     DEFAULT_POD_START_S,
     REPORT_TTL_S,
@@ -10,6 +12,7 @@ from switchboard.voiceagent.fleet import (
     PodInfo,
     pod_info,
 )
+from switchboard.voiceagent.handlers import on_report
 from switchboard_contract.report import WorkerReport
 
 pytestmark = pytest.mark.unit
@@ -69,6 +72,25 @@ def test_pod_start_estimate_from_the_watch() -> None:
 
 
 def test_a_new_fleet_settles_before_trusting_silence() -> None:
-    fleet = AgentFleet(("ns", "va"), born=100.0)
+    fleet = AgentFleet(("ns", "va"), owned_since=100.0)
     assert fleet.settling(100.0) == REPORT_TTL_S
     assert fleet.settling(100.0 + REPORT_TTL_S) is None
+
+
+async def test_only_an_owned_fleet_takes_reports() -> None:
+    """A replica acts only for VoiceAgents whose kopf daemon runs here (not while paused)."""
+    state = OperatorState(OperatorConfig())
+
+    async def result(va: str) -> str:
+        r = WorkerReport(namespace="ns", voice_agent=va, pod="p", active_calls=0, capacity=1,
+                         seq=1)  # fmt: skip
+        return await on_report(state, r, 0.0)
+
+    assert await result("va") == "standby"  # serving nothing: a paused or fresh replica
+    served, other = state.fleets.get("ns", "va"), state.fleets.get("ns", "other")
+    served.own(100.0)
+    assert await result("gone") == "unknown"
+    assert await result("other") == "unknown"  # seen, but its daemon does not run here
+    served.release()  # kopf paused us
+    assert await result("va") == "standby"
+    assert not served.reports and not other.reports  # nothing recorded from a stale view

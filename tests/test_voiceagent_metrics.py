@@ -12,8 +12,8 @@ from switchboard.config import OperatorConfig
 from switchboard.livekit.client import LiveKitEndpoint
 from switchboard.metrics import make_app
 from switchboard.state import OperatorState
+from switchboard.voiceagent.reports import ReportResult, report_token
 from switchboard.voiceagent.reports import make_app as make_report_app
-from switchboard.voiceagent.reports import report_token
 from switchboard.web import serve
 from switchboard_contract.report import REPORT_PATH, WorkerReport
 
@@ -77,8 +77,8 @@ def _post(port: int, body: bytes, token: str) -> int:
 async def test_report_results_are_counted_and_served() -> None:
     state = OperatorState(OperatorConfig())
 
-    async def on_report(report: WorkerReport, received: float) -> bool:
-        return report.voice_agent == "desk"
+    async def on_report(report: WorkerReport, received: float) -> ReportResult:
+        return {"desk": "accepted", "paused": "standby"}.get(report.voice_agent, "unknown")  # type: ignore[return-value]
 
     report_port, metrics_port = free_port(), free_port()
     runners = [
@@ -99,8 +99,10 @@ async def test_report_results_are_counted_and_served() -> None:
             asyncio.to_thread(_post, report_port, report("desk"), "forged"),
             asyncio.to_thread(_post, report_port, report("gone"), report_token(KEY, "tel", "gone")),
             asyncio.to_thread(_post, report_port, b"{}", token),
-        )
-        assert codes == [200, 401, 404, 400]
+            asyncio.to_thread(_post, report_port, report("paused"),
+                              report_token(KEY, "tel", "paused")),
+        )  # fmt: skip
+        assert codes == [200, 401, 404, 400, 503]
 
         def scrape() -> tuple[str, str]:
             url = f"http://127.0.0.1:{metrics_port}/metrics"
@@ -113,7 +115,7 @@ async def test_report_results_are_counted_and_served() -> None:
             await runner.cleanup()
     assert content_type.startswith("text/plain")
     got = samples(text)
-    for result in ("accepted", "unauthorized", "unknown", "invalid"):
+    for result in ("accepted", "unauthorized", "unknown", "invalid", "standby"):
         assert got[("switchboard_worker_reports_total", (("result", result),))] == 1
 
 

@@ -8,122 +8,17 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
-from prometheus_client.parser import text_string_to_metric_families
-from switchboard.config import OperatorConfig
 from switchboard.livekit.client import LiveKitClient, LiveKitEndpoint
 from switchboard.voiceagent.fleet import REPORT_TTL_S
-from switchboard.voiceagent.reports import report_token
-from switchboard_contract.report import REPORT_PATH, WorkerReport
 
-from devstack.procs import free_port
 from tests.fixtures.kube import GROUP, VERSION, Kube, wait_for
-from tests.fixtures.operator import OperatorProcess
+from tests.support.voiceagent_stack import NUMBER, Factory, Stack, agent, trunk
 
 pytestmark = [pytest.mark.k8s, pytest.mark.livekit, pytest.mark.usefixtures("kube_crds")]
-Factory = Callable[..., OperatorProcess]
-NUMBER = "+15550100100"
-
-
-def trunk(name: str = "carrier") -> dict[str, Any]:
-    inbound = {"numbers": [NUMBER], "allowedAddresses": ["127.0.0.1/32"]}
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SipTrunk", "metadata": {"name": name},
-            "spec": {"inbound": inbound}}  # fmt: skip
-
-
-def agent(name: str = "desk", trunks: tuple[str, ...] = ("carrier",), **scaling: Any) -> dict:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}", "kind": "VoiceAgent", "metadata": {"name": name},
-        "spec": {
-            "greeting": "Hello",
-            "pipeline": {"stt": {"provider": "pocketsphinx"},
-                         "llm": {"provider": "scripted", "script": {"intents": []}},
-                         "tts": {"provider": "flite"}},
-            "telephony": {"trunks": list(trunks), "numbers": [NUMBER]},
-            "scaling": {"warmWorkers": 1, "minWorkers": 0, "maxWorkers": 5,
-                        "scaleDownDelay": "2s", **scaling},
-        },
-    }  # fmt: skip
-
-
-class Stack:
-    """The operator with its report endpoint on a free loopback port."""
-
-    def __init__(self, factory: Factory, endpoint: LiveKitEndpoint, kube: Kube) -> None:
-        self.port, self.metrics_port = free_port(), free_port()
-        self.kube = kube
-        self.endpoint = endpoint
-        self.op = factory(
-            endpoint,
-            SWITCHBOARD_REPORT_LISTEN=f"127.0.0.1:{self.port}",
-            SWITCHBOARD_METRICS_LISTEN=f"127.0.0.1:{self.metrics_port}",
-            SWITCHBOARD_AGENT_IMAGE="registry.local/switchboard-agent:test",
-        )
-        self.key = OperatorConfig(livekit_api_secret=endpoint.api_secret).report_hmac_key()
-        self.seq = 0
-
-    def report(self, va: str, pod: str, active: int) -> int:
-        self.seq += 1
-        body = WorkerReport(namespace=self.kube.namespace, voice_agent=va, pod=pod,
-                            active_calls=active, capacity=1, seq=self.seq)  # fmt: skip
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{REPORT_PATH}", data=body.model_dump_json().encode(),
-            headers={"Authorization": f"Bearer {report_token(self.key, self.kube.namespace, va)}",
-                     "Content-Type": "application/json"}, method="POST",
-        )  # fmt: skip
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                return int(resp.status)
-        except urllib.error.HTTPError as err:
-            return int(err.code)
-        except (urllib.error.URLError, OSError):
-            return 0  # the operator is not listening (yet)
-
-    def metric(self, name: str, **labels: str) -> float | None:
-        """One sample from the operator's /metrics (None when absent)."""
-        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            text = resp.read().decode()
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == name and sample.labels == labels:
-                    return float(sample.value)
-        return None
-
-    def va(self, name: str) -> dict[str, Any]:
-        self.op.check_alive()
-        return self.kube.get("VoiceAgent", name)
-
-    def condition(self, name: str, type_: str) -> dict[str, Any] | None:
-        conds = (self.va(name).get("status") or {}).get("conditions", [])
-        return next((c for c in conds if c["type"] == type_), None)
-
-    def wait_condition(self, name: str, type_: str, status: str, reason: str | None = None):
-        def check() -> dict[str, Any] | None:
-            c = self.condition(name, type_)
-            ok = c and c["status"] == status and reason in (None, c["reason"])
-            return c if ok else None
-
-        return wait_for(check, f"{name} {type_}={status} {reason or ''}", 90)
-
-    def replicas(self, name: str) -> int:
-        dep = self.kube.apps.read_namespaced_deployment(f"{name}-worker", self.kube.namespace)
-        return int(dep.spec.replicas)
-
-    def pods(self, name: str, ready_only: bool = True) -> list[str]:
-        sel = f"app.kubernetes.io/component=agent-worker,switchboard.dev/voiceagent={name}"
-        out = []
-        for p in self.kube.core.list_namespaced_pod(self.kube.namespace, label_selector=sel).items:
-            ready = any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
-            if p.metadata.deletion_timestamp is None and (ready or not ready_only):
-                out.append(p.metadata.name)
-        return sorted(out)
 
 
 @pytest.fixture

@@ -75,6 +75,12 @@ class Reporter(threading.Thread):
         try:
             with urllib.request.urlopen(req, timeout=2) as resp:
                 resp.read()
+        except urllib.error.HTTPError as err:
+            # 503 from a standby operator replica is routine behind the Service: the next try
+            # (POLL_S later) usually reaches the active one.
+            level = logging.DEBUG if err.code == 503 else logging.WARNING
+            logger.log(level, "report to the operator refused: HTTP %d", err.code)
+            return False
         except (urllib.error.URLError, OSError) as err:
             # The heartbeat retries; the operator treats a silent worker as stale.
             logger.warning("report to the operator failed: %s", err)

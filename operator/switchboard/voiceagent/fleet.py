@@ -6,7 +6,6 @@ Reports are the event-driven call signal: each one may change the desired worker
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -80,9 +79,10 @@ class AgentFleet:
     last_status: dict[str, Any] | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     recheck: asyncio.TimerHandle | None = None
-    # When this process first saw the fleet: until every live worker has had time to
-    # report (REPORT_TTL_S), a silent pod may be busy, so nothing is scaled down.
-    born: float = field(default_factory=time.monotonic)
+    # Since when this replica serves the VoiceAgent (None: it does not, e.g. a paused peering
+    # standby, whose view goes stale). Until every live worker has had time to report
+    # (REPORT_TTL_S) after that, a silent pod may be busy, so nothing is scaled down.
+    owned_since: float | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def track(self, task: asyncio.Task[Any]) -> None:
@@ -155,9 +155,20 @@ class AgentFleet:
         ordered = sorted(self.pod_starts)
         return ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
 
+    @property
+    def owned(self) -> bool:
+        return self.owned_since is not None
+
+    def own(self, now: float) -> None:
+        self.owned_since = now
+
+    def release(self) -> None:
+        self.owned_since = None
+
     def settling(self, now: float) -> float | None:
         """Seconds left before reports can be trusted to cover every worker, else None."""
-        left = self.born + REPORT_TTL_S - now
+        since = now if self.owned_since is None else self.owned_since
+        left = since + REPORT_TTL_S - now
         return left if left > 0 else None
 
     def forget(self, pod: str) -> None:

@@ -31,7 +31,7 @@ from switchboard.voiceagent import workload
 from switchboard.voiceagent.builders import agent_config, agent_name
 from switchboard.voiceagent.fleet import AgentFleet, pod_info
 from switchboard.voiceagent.reconcile import TrunkInfo, dispatch_ops, sync_rule, trunk_info
-from switchboard.voiceagent.reports import report_token
+from switchboard.voiceagent.reports import ReportResult, report_token
 from switchboard.voiceagent.scaler import LIVEKIT_SYNCED, rescale
 
 PLURAL = "voiceagents"
@@ -151,6 +151,22 @@ async def voiceagent_resync(*, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) 
     await _sync(body, int(kwargs.get("retry", 0)), memo, kwargs["siptrunk_trunks"])
 
 
+@kopf.daemon(*RESOURCE, cancellation_timeout=5.0)
+async def voiceagent_owner(
+    *, name: str, meta: kopf.Meta, stopped: kopf.DaemonStopped, memo: kopf.Memo, **_: Any
+) -> None:
+    """Runs while this replica serves the VoiceAgent. kopf stops every daemon when peering
+    pauses the operator, so a standby never scales from its stale view; it acts again
+    (after a fresh settling window) once kopf resumes it and restarts this daemon."""
+    fleet = memo.state.fleets.get(meta["namespace"], name)
+    fleet.own(time.monotonic())
+    try:
+        await rescale(fleet)  # decisions skipped before ownership happen now
+        await stopped.wait()
+    finally:
+        fleet.release()
+
+
 @kopf.on.delete(*RESOURCE)
 async def voiceagent_delete(*, body: kopf.Body, retry: int, memo: kopf.Memo, **_: Any) -> None:
     """Remove the dispatch rule; the workload goes by owner-reference garbage collection."""
@@ -248,12 +264,14 @@ async def worker_deployment_changed(
         fleet.replicas = int((body.get("spec") or {}).get("replicas") or 0)
 
 
-async def on_report(state: OperatorState, report: WorkerReport, received: float) -> bool:
+async def on_report(state: OperatorState, report: WorkerReport, received: float) -> ReportResult:
     """A worker's call count changed: decide within this request, not on a poll."""
-    key = (report.namespace, report.voice_agent)
-    if key not in state.fleets.by_key:
-        return False
-    fleet = state.fleets.by_key[key]
+    fleet = state.fleets.by_key.get((report.namespace, report.voice_agent))
+    if fleet is None or not fleet.owned:
+        # Serving nothing at all means a paused (or just started) peering replica: the worker
+        # retries at once, and the Service may pick the active replica.
+        serving = any(f.owned for f in state.fleets.by_key.values())
+        return "unknown" if serving else "standby"
     fleet.accept(report, time.monotonic())
     await rescale(fleet, state.decisions, received)
-    return True
+    return "accepted"

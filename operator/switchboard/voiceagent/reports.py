@@ -6,13 +6,16 @@ import hashlib
 import hmac
 import time
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from aiohttp import web
 from pydantic import ValidationError
 from switchboard_contract.report import REPORT_PATH, WorkerReport
 
-OnReport = Callable[[WorkerReport, float], Awaitable[bool]]
-OnResult = Callable[[str], None]  # accepted | invalid | unauthorized | unknown
+# What became of a well-formed, authenticated report.
+ReportResult = Literal["accepted", "unknown", "standby"]
+OnReport = Callable[[WorkerReport, float], Awaitable[ReportResult]]
+OnResult = Callable[[str], None]  # a ReportResult, or invalid | unauthorized
 
 
 def _ignore(_: str) -> None:
@@ -37,10 +40,14 @@ def make_app(key: bytes, on_report: OnReport, on_result: OnResult = _ignore) -> 
         if not hmac.compare_digest(presented, expected):
             on_result("unauthorized")
             return web.json_response({"error": "bad token"}, status=401)
-        if not await on_report(report, received):
-            on_result("unknown")
+        result = await on_report(report, received)
+        on_result(result)
+        if result == "unknown":
             return web.json_response({"error": "unknown VoiceAgent"}, status=404)
-        on_result("accepted")
+        if result == "standby":
+            # Not serving this VoiceAgent now (a paused peering replica): retry elsewhere.
+            return web.json_response({"error": "standby replica"}, status=503,
+                                     headers={"Retry-After": "1"})  # fmt: skip
         return web.json_response({"ok": True})
 
     app = web.Application(client_max_size=64 * 1024)

@@ -81,6 +81,8 @@ async def rescale(
     """Decide and apply for one VoiceAgent; `since` is when the triggering signal arrived."""
     if fleet.params is None:
         return None  # the spec handler has not run yet
+    if not fleet.owned:
+        return None  # a paused peering standby: its view is stale and the active replica acts
     namespace, name = fleet.key
     async with fleet.lock:
         now = time.monotonic()
