@@ -163,6 +163,7 @@ CLUSTER_CAN = [
     ("patch", "voiceagents.switchboard.dev", "--subresource=status", "-n", "default"),
     ("patch", "siptrunks.switchboard.dev", "--subresource=status", "-n", "default"),
     ("patch", "deployments.apps", "--subresource=scale", "-n", "default"),
+    ("get", "deployments.apps", "-n", "default"),
     ("patch", "pods", "-n", "default"),
     ("create", "events", "-n", "default"),
     ("create", "poddisruptionbudgets.policy", "-n", "default"),

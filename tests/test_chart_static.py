@@ -189,7 +189,8 @@ def test_rbac_is_least_privilege(helm: Path, mode: str) -> None:
                                               "impersonate")]  # fmt: skip
     assert not {(g, r) for g, r, _ in verbs} & FORBIDDEN
     needed = {("switchboard.dev", "voiceagents/status", "patch"), ("", "secrets", "watch"),
-              ("apps", "deployments/scale", "patch"), ("", "events", "create"),
+              ("apps", "deployments/scale", "patch"), ("apps", "deployments", "get"),
+              ("", "events", "create"),
               ("", "pods", "patch"), ("policy", "poddisruptionbudgets", "patch")}  # fmt: skip
     assert needed <= verbs
     kinds = {d["kind"] for d in docs}

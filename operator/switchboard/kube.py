@@ -152,6 +152,21 @@ class MissingConfigMapError(MissingSecretError):
         self.args = (f"{what} not found in namespace {namespace!r}",)
 
 
+async def deployment_replicas(namespace: str, name: str) -> int | None:
+    """spec.replicas of an existing Deployment; None when there is none."""
+
+    def get() -> Any:
+        return client.AppsV1Api().read_namespaced_deployment(name, namespace)
+
+    try:
+        dep = await asyncio.to_thread(get)
+    except ApiException as err:
+        if err.status == 404:
+            return None
+        raise
+    return int(dep.spec.replicas or 0)
+
+
 async def scale_deployment(namespace: str, name: str, replicas: int) -> None:
     def patch() -> Any:
         return client.AppsV1Api().patch_namespaced_deployment_scale(

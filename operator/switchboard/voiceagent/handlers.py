@@ -22,6 +22,7 @@ from switchboard.names import (
     VOICEAGENT_LABEL,
     WORKER_COMPONENT,
     Owner,
+    worker_name,
 )
 from switchboard.outcomes import backoff
 from switchboard.scaling import ScalingParams, decide
@@ -121,7 +122,12 @@ async def _apply_workload(
     assert fleet.params is not None
     now = time.monotonic()
     replicas = fleet.replicas
-    if replicas is None:  # first sight: start at what the policy wants with no calls
+    if replicas is None:
+        # First sight. After a restart or a peering takeover the Deployment watch may not
+        # have delivered yet: keep what is there (busy workers may be in it), else start
+        # at what the policy wants with no calls.
+        replicas = await kube.deployment_replicas(namespace, worker_name(name))
+    if replicas is None:
         replicas = decide(fleet.workers(now), 0, fleet.params, now).desired
     deployment = workload.deployment(
         namespace, name, spec, image=cfg.agent_image, replicas=replicas,
