@@ -8,6 +8,8 @@ the retry to the active replica) until kopf resumes it.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from switchboard.livekit.client import LiveKitEndpoint
 
@@ -37,13 +39,20 @@ async def test_a_demoted_replica_stops_scaling(
     (first,) = wait_for(lambda: low.pods("desk") if len(low.pods("desk")) == 1 else None,
                         "the warm worker")  # fmt: skip
     wait_for(lambda: low.report("desk", first, 1) == 200, "the only replica to take reports")
-    wait_for(lambda: low.replicas("desk") == 2, "scale up by the active replica")
+    wait_for(lambda: low.replicas("desk") >= 2, "scale up by the active replica")
 
     high = _peered(operator_factory, livekit_endpoint, kube, 20)
     wait_for(lambda: "Pausing operations in favour of" in low.op.text(), "the first to pause")
-    # The demoted replica refuses to decide from its stale view...
-    wait_for(lambda: low.report("desk", first, 0) == 503, "the demoted replica to stand by")
-    assert low.replicas("desk") == 2
+    # kopf logs the pause a moment before it stops the daemons; a heartbeat that changes
+    # nothing is harmless in that window.
+    wait_for(lambda: low.report("desk", first, 1) == 503, "the demoted replica to stand by")
+    replicas = low.replicas("desk")
+    # The call ends. The demoted replica must not decide from its stale view: if it did, it
+    # would remove the now idle workers after scaleDownDelay (2 s). (The new active replica
+    # holds off scale-downs for one report TTL after taking over.)
+    assert low.report("desk", first, 0) == 503
+    time.sleep(3)
+    assert low.replicas("desk") == replicas
     # ...and the new active replica takes the same worker's reports and decides.
     wait_for(lambda: high.report("desk", first, 1) == 200, "the new active replica")
     assert (low.metric("switchboard_worker_reports_total", result="standby") or 0) >= 1
