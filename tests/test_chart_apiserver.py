@@ -15,28 +15,14 @@ import yaml
 
 from devstack import kube as devkube
 from devstack import tools
-from devstack.cluster import Cluster
 from devstack.tools import REPO
 from tests.fixtures.kube import Kube, wait_for
-from tests.fixtures.tiers import require_binary
 
 pytestmark = [pytest.mark.k8s, pytest.mark.usefixtures("kube_crds")]
 
 CHART = REPO / "charts" / "switchboard"
 LIVEKIT = ("livekit.url=ws://127.0.0.1:7880", "livekit.apiKey=key", "livekit.apiSecret=secret")
 MODES = ("cluster", "namespace")
-
-
-@pytest.fixture(scope="module")
-def chart_crds(kube_cluster: Cluster) -> list[str]:
-    """Every CRD the chart ships (its crds/ and the kopf-peering subchart's), Established."""
-    require_binary(tools.helm(), "helm")
-    docs = devkube.render_chart("crds", "default", crds=True)
-    crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
-    devkube.apply(kube_cluster.kubeconfig, crds)
-    names = [f"crd/{d['metadata']['name']}" for d in crds]
-    devkube.kubectl(kube_cluster.kubeconfig, "wait", "--for=condition=Established", *names)
-    return names
 
 
 def release_name(mode: str) -> str:

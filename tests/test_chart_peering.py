@@ -35,7 +35,7 @@ class Replica:
 
 
 @pytest.fixture
-def replicas(kube: Kube, tmp_path: Path, peering_crds: None) -> Iterator[list[Replica]]:
+def replicas(kube: Kube, tmp_path: Path, chart_crds: list[str]) -> Iterator[list[Replica]]:
     apply_peering(kube)
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import urllib.error
 import urllib.request
 
 import pytest
@@ -15,9 +14,10 @@ from switchboard.state import OperatorState
 from switchboard.voiceagent.reports import ReportResult, report_token
 from switchboard.voiceagent.reports import make_app as make_report_app
 from switchboard.web import serve
-from switchboard_contract.report import REPORT_PATH, WorkerReport
+from switchboard_contract.report import WorkerReport
 
 from devstack.procs import free_port
+from tests.support.voiceagent_stack import post_report
 
 pytestmark = pytest.mark.unit
 
@@ -62,18 +62,6 @@ def test_state_is_read_at_scrape_time() -> None:
     assert later[("switchboard_livekit_requests_total", method)] == 6
 
 
-def _post(port: int, body: bytes, token: str) -> int:
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{port}{REPORT_PATH}", data=body, method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )  # fmt: skip
-    try:
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            return int(resp.status)
-    except urllib.error.HTTPError as err:
-        return int(err.code)
-
-
 async def test_report_results_are_counted_and_served() -> None:
     state = OperatorState(OperatorConfig())
 
@@ -93,13 +81,13 @@ async def test_report_results_are_counted_and_served() -> None:
             return WorkerReport(namespace="tel", voice_agent=va, pod="p", active_calls=0,
                                 capacity=1, seq=1).model_dump_json().encode()  # fmt: skip
 
-        token = report_token(KEY, "tel", "desk")
+        token, gone = report_token(KEY, "tel", "desk"), report_token(KEY, "tel", "gone")
         codes = await asyncio.gather(
-            asyncio.to_thread(_post, report_port, report("desk"), token),
-            asyncio.to_thread(_post, report_port, report("desk"), "forged"),
-            asyncio.to_thread(_post, report_port, report("gone"), report_token(KEY, "tel", "gone")),
-            asyncio.to_thread(_post, report_port, b"{}", token),
-            asyncio.to_thread(_post, report_port, report("paused"),
+            asyncio.to_thread(post_report, report_port, report("desk"), token),
+            asyncio.to_thread(post_report, report_port, report("desk"), "forged"),
+            asyncio.to_thread(post_report, report_port, report("gone"), gone),
+            asyncio.to_thread(post_report, report_port, b"{}", token),
+            asyncio.to_thread(post_report, report_port, report("paused"),
                               report_token(KEY, "tel", "paused")),
         )  # fmt: skip
         assert codes == [200, 401, 404, 400, 503]

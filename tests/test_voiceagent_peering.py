@@ -20,7 +20,7 @@ from tests.support.voiceagent_stack import Factory, Stack, agent, trunk
 pytestmark = [
     pytest.mark.k8s,
     pytest.mark.livekit,
-    pytest.mark.usefixtures("kube_crds", "peering_crds"),
+    pytest.mark.usefixtures("kube_crds", "chart_crds"),
 ]
 
 

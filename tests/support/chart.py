@@ -37,14 +37,15 @@ def env_of(docs: list[dict]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def peering_crds(kube_cluster: Cluster) -> None:
-    """kopf's peering CRDs, from the chart's kopf-peering subchart."""
+def chart_crds(kube_cluster: Cluster) -> list[str]:
+    """Every CRD the chart ships (its crds/ and the kopf-peering subchart's), Established."""
     require_binary(tools.helm(), "helm")
     docs = devkube.render_chart("crds", "default", crds=True)
     crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
     devkube.apply(kube_cluster.kubeconfig, crds)
     names = [f"crd/{d['metadata']['name']}" for d in crds]
     devkube.kubectl(kube_cluster.kubeconfig, "wait", "--for=condition=Established", *names)
+    return names
 
 
 def apply_peering(kube: Kube) -> None:

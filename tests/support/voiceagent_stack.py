@@ -46,6 +46,21 @@ def agent(name: str = "desk", trunks: tuple[str, ...] = ("carrier",), **scaling:
     }  # fmt: skip
 
 
+def post_report(port: int, body: bytes, token: str) -> int:
+    """POST a worker report as a worker does; the HTTP status (0: nothing listening yet)."""
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{REPORT_PATH}", data=body, method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
+    except (urllib.error.URLError, OSError):
+        return 0
+
+
 class Stack:
     """The operator with its report endpoint on a free loopback port."""
 
@@ -71,18 +86,8 @@ class Stack:
         self.seq += 1
         body = WorkerReport(namespace=self.kube.namespace, voice_agent=va, pod=pod,
                             active_calls=active, capacity=1, seq=self.seq)  # fmt: skip
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{REPORT_PATH}", data=body.model_dump_json().encode(),
-            headers={"Authorization": f"Bearer {report_token(self.key, self.kube.namespace, va)}",
-                     "Content-Type": "application/json"}, method="POST",
-        )  # fmt: skip
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                return int(resp.status)
-        except urllib.error.HTTPError as err:
-            return int(err.code)
-        except (urllib.error.URLError, OSError):
-            return 0  # the operator is not listening (yet)
+        token = report_token(self.key, self.kube.namespace, va)
+        return post_report(self.port, body.model_dump_json().encode(), token)
 
     def metric(self, name: str, **labels: str) -> float | None:
         """One sample from the operator's /metrics (None when absent)."""
