@@ -20,6 +20,7 @@ from switchboard.api import GROUP, VERSION
 from switchboard.config import OperatorConfig
 from switchboard.voiceagent.reports import report_token
 from switchboard_contract.report import REPORT_PATH, WorkerReport
+from urllib3.exceptions import ProtocolError
 
 from bench.common import summary, write
 from bench.stack import BenchStack
@@ -61,10 +62,13 @@ def run(iterations: int, workdir: Path) -> dict[str, Any]:
 
         def watch_replicas() -> None:
             w = watch.Watch()
-            for ev in w.stream(apps.list_namespaced_deployment, "bench", timeout_seconds=600):
-                with changed:
-                    seen[int(ev["object"].spec.replicas)] = time.monotonic()
-                    changed.notify_all()
+            try:
+                for ev in w.stream(apps.list_namespaced_deployment, "bench", timeout_seconds=600):
+                    with changed:
+                        seen[int(ev["object"].spec.replicas)] = time.monotonic()
+                        changed.notify_all()
+            except ProtocolError:
+                pass  # the control plane stops under the watch when the run ends
 
         threading.Thread(target=watch_replicas, daemon=True).start()
         key = OperatorConfig(livekit_api_secret=stack.livekit.api_secret).report_hmac_key()
