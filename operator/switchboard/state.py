@@ -62,6 +62,9 @@ class OperatorState:
         self.locks.pop(uid, None)
 
     async def aclose(self) -> None:
+        for fleet in self.fleets.by_key.values():
+            for task in fleet.tasks:
+                task.cancel()  # e.g. a re-dispatch sweep: its client is closed next
         for client in self.clients.values():
             await client.aclose()
         self.clients.clear()

@@ -1,4 +1,4 @@
-"""A small async LiveKit SIP client: full-replace updates, typed errors, per-method call counts."""
+"""A small async LiveKit client: SIP objects (full-replace updates), dispatches, call counts."""
 
 from __future__ import annotations
 
@@ -150,6 +150,30 @@ class LiveKitClient:
         except LiveKitNotFound:
             return False
         return True
+
+    # Rooms and agent dispatches: only for re-dispatching calls LiveKit dropped.
+
+    async def list_rooms(self) -> list[api.Room]:
+        resp = await self._call("ListRooms", self.lk.room.list_rooms(api.ListRoomsRequest()))
+        return list(resp.rooms)
+
+    async def list_participants(self, room: str) -> list[api.ParticipantInfo]:
+        req = api.ListParticipantsRequest(room=room)
+        resp = await self._call("ListParticipants", self.lk.room.list_participants(req))
+        return list(resp.participants)
+
+    async def list_dispatches(self, room: str) -> list[api.AgentDispatch]:
+        return await self._call("ListDispatch", self.lk.agent_dispatch.list_dispatch(room))
+
+    async def create_dispatch(self, room: str, agent_name: str, metadata: str) -> str:
+        req = api.CreateAgentDispatchRequest(agent_name=agent_name, room=room, metadata=metadata)
+        created = await self._call("CreateDispatch", self.lk.agent_dispatch.create_dispatch(req))
+        return str(created.id)
+
+    async def delete_dispatch(self, room: str, dispatch_id: str) -> None:
+        await self._call(
+            "DeleteDispatch", self.lk.agent_dispatch.delete_dispatch(dispatch_id, room)
+        )
 
 
 __all__ = ["LiveKitClient", "LiveKitEndpoint", "LiveKitError"]

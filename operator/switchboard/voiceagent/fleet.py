@@ -14,6 +14,7 @@ from typing import Any
 
 from switchboard_contract.report import REPORT_HEARTBEAT_S, WorkerReport
 
+from switchboard.livekit.client import LiveKitClient
 from switchboard.names import POD_DELETION_COST
 from switchboard.scaling import ScalingParams, WorkerState
 
@@ -84,6 +85,13 @@ class AgentFleet:
     # (REPORT_TTL_S) after that, a silent pod may be busy, so nothing is scaled down.
     owned_since: float | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    # For re-dispatching calls LiveKit dropped (redispatch.py), set by the spec handler.
+    livekit: LiveKitClient | None = None
+    agent_name: str | None = None
+    # True until a sweep ran since the fleet last had no free slot. Starts True: calls may
+    # have been dropped while no operator was watching (a restart, a takeover).
+    may_have_dropped: bool = True
+    repairing: bool = False
 
     def track(self, task: asyncio.Task[Any]) -> None:
         """Keep a reference to a fire-and-forget task until it finishes (asyncio docs)."""

@@ -85,6 +85,7 @@ async def _sync(body: kopf.Body, retry: int, memo: kopf.Memo, trunks: TrunkIndex
             await rescale(fleet)
             raise kopf.TemporaryError(str(err), delay=30) from None
         config = agent_config(owner.namespace, owner.name, va.spec, instructions)
+        fleet.livekit, fleet.agent_name = lk, config_name
         # Only the referenced SipTrunks, not the whole index.
         wanted = [
             (owner.namespace, t) for t in (va.spec.telephony.trunks if va.spec.telephony else [])

@@ -20,6 +20,7 @@ from switchboard.conditions import set_condition
 from switchboard.names import POD_DELETION_COST, worker_name
 from switchboard.outcomes import Event
 from switchboard.scaling import Decision, decide
+from switchboard.voiceagent import redispatch
 from switchboard.voiceagent.fleet import AgentFleet
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ async def rescale(
             await kube.patch_status(PLURAL, namespace, name, _diff(fleet.last_status, status))
             fleet.last_status = status
         _schedule_recheck(fleet, decision)
+        repair_dropped_calls(fleet, decision)
     for event in events:
         # Not kopf.event: this also runs from the report endpoint, outside kopf's context.
         await kube.post_event(fleet.ref, event.type, event.reason, event.message)
@@ -123,6 +125,23 @@ def _diff(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
     patch = {k: v for k, v in new.items() if old.get(k) != v}
     patch.update({k: None for k in old.keys() - new.keys()})
     return patch
+
+
+def repair_dropped_calls(fleet: AgentFleet, decision: Decision) -> None:
+    """With no free slot LiveKit drops new calls' dispatches; once one frees, sweep for them."""
+    if decision.idle == 0:
+        fleet.may_have_dropped = True
+        return
+    if not fleet.may_have_dropped or fleet.repairing or fleet.livekit is None:
+        return
+    if not fleet.agent_name:
+        return
+    fleet.may_have_dropped, fleet.repairing = False, True
+    task = asyncio.get_running_loop().create_task(
+        redispatch.repair(fleet.livekit, fleet.agent_name)
+    )
+    task.add_done_callback(lambda _: setattr(fleet, "repairing", False))
+    fleet.track(task)
 
 
 def _schedule_recheck(fleet: AgentFleet, decision: Decision) -> None:
