@@ -40,11 +40,16 @@ class Dispatch:
     created_s: float  # unix seconds
 
 
+def caller_without_agent(kinds: Sequence[int]) -> bool:
+    """Participant kinds of a room: someone is there to talk to, and no agent is."""
+    return AGENT not in kinds and any(k in CALLERS for k in kinds)
+
+
 def orphaned(
     kinds: Sequence[int], dispatches: Sequence[Dispatch], agent_name: str, now: float
 ) -> Dispatch | None:
     """Our dispatch to replace when a caller waits with no agent in the room, else None."""
-    if AGENT in kinds or not any(k in CALLERS for k in kinds):
+    if not caller_without_agent(kinds):
         return None
     ours = [d for d in dispatches if d.agent_name == agent_name]
     if not ours:
@@ -62,8 +67,8 @@ async def sweep(lk: LiveKitClient, agent_name: str, now: float) -> list[str]:
     fixed: list[str] = []
     for room in await lk.list_rooms():
         kinds = [p.kind for p in await lk.list_participants(room.name)]
-        if AGENT in kinds or not any(k in CALLERS for k in kinds):
-            continue  # cheap check first: most rooms have their agent
+        if not caller_without_agent(kinds):
+            continue  # most rooms have their agent: skip listing their dispatches
         dispatches = [_dispatch(d) for d in await lk.list_dispatches(room.name)]
         dropped = orphaned(kinds, dispatches, agent_name, now)
         if dropped is None:
