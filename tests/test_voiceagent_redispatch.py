@@ -64,8 +64,7 @@ async def test_a_free_slot_after_saturation_starts_one_sweep(
         return 0
 
     monkeypatch.setattr(redispatch, "repair", repair)
-    fleet = AgentFleet(("ns", "desk"), livekit=object(), agent_name="ns-desk",  # type: ignore[arg-type]
-                       may_have_dropped=False)  # fmt: skip
+    fleet = AgentFleet(("ns", "desk"), livekit=object(), agent_name="ns-desk")  # type: ignore[arg-type]
     repair_dropped_calls(fleet, Decision(desired=1, raw_desired=1, idle=1))
     assert not fleet.tasks  # never saturated: nothing to look for
     repair_dropped_calls(fleet, Decision(desired=2, raw_desired=2, idle=0, busy=1))

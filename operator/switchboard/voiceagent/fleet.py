@@ -88,9 +88,9 @@ class AgentFleet:
     # For re-dispatching calls LiveKit dropped (redispatch.py), set by the spec handler.
     livekit: LiveKitClient | None = None
     agent_name: str | None = None
-    # True until a sweep ran since the fleet last had no free slot. Starts True: calls may
-    # have been dropped while no operator was watching (a restart, a takeover).
-    may_have_dropped: bool = True
+    # Set while the fleet has no free slot, cleared when a sweep starts. Starts False on
+    # purpose: a sweep lists every room, and one per VoiceAgent at start-up would be a storm.
+    may_have_dropped: bool = False
     repairing: bool = False
 
     def track(self, task: asyncio.Task[Any]) -> None:
