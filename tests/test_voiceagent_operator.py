@@ -50,10 +50,7 @@ async def test_dispatch_rule_and_worker_fleet(stack: Stack, livekit: LiveKitClie
 
 async def test_scale_up_and_down_keeps_busy_workers(stack: Stack) -> None:
     kube = stack.kube
-    kube.create(trunk())
-    kube.create(agent())
-    (first,) = wait_for(lambda: stack.pods("desk") if len(stack.pods("desk")) == 1 else None,
-                        "the warm worker")  # fmt: skip
+    first = stack.warm_worker()
     # A call lands on the warm worker: the pool refills to keep an idle worker ready.
     assert stack.report("desk", first, 1) == 200
     wait_for(lambda: stack.replicas("desk") >= 2, "scale up")
@@ -159,11 +156,7 @@ async def test_livekit_outage_then_converges(stack: Stack, livekit_server) -> No
 async def test_operator_restart_keeps_busy_workers_and_one_rule(
     stack: Stack, livekit: LiveKitClient, operator_factory: Factory
 ) -> None:
-    kube = stack.kube
-    kube.create(trunk())
-    kube.create(agent())
-    (first,) = wait_for(lambda: stack.pods("desk") if len(stack.pods("desk")) == 1 else None,
-                        "the warm worker")  # fmt: skip
+    first = stack.warm_worker()
     assert stack.report("desk", first, 1) == 200
     wait_for(lambda: stack.replicas("desk") >= 2, "scale up")
     before = stack.replicas("desk")
@@ -193,10 +186,7 @@ async def test_rollout_with_a_busy_worker_drains_it_last(stack: Stack) -> None:
     it is deleted with a grace period covering maxCallDuration, in which the worker drains
     (the agent tier's SIGTERM test covers that half with a real call)."""
     kube = stack.kube
-    kube.create(trunk())
-    kube.create(agent())
-    (busy,) = wait_for(lambda: stack.pods("desk") if len(stack.pods("desk")) == 1 else None,
-                       "the warm worker")  # fmt: skip
+    busy = stack.warm_worker()
     assert stack.report("desk", busy, 1) == 200
     wait_for(lambda: len(stack.pods("desk")) >= 2, "the pool to refill")
     old = set(stack.pods("desk", ready_only=False))

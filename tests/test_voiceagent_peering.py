@@ -15,7 +15,7 @@ from switchboard.livekit.client import LiveKitEndpoint
 
 from tests.fixtures.kube import Kube, wait_for
 from tests.support.chart import PEERING, apply_peering
-from tests.support.voiceagent_stack import Factory, Stack, agent, trunk
+from tests.support.voiceagent_stack import Factory, Stack
 
 pytestmark = [
     pytest.mark.k8s,
@@ -34,10 +34,7 @@ async def test_a_demoted_replica_stops_scaling(
 ) -> None:
     apply_peering(kube)
     low = _peered(operator_factory, livekit_endpoint, kube, 10)
-    kube.create(trunk())
-    kube.create(agent())
-    (first,) = wait_for(lambda: low.pods("desk") if len(low.pods("desk")) == 1 else None,
-                        "the warm worker")  # fmt: skip
+    first = low.warm_worker()
     wait_for(lambda: low.report("desk", first, 1) == 200, "the only replica to take reports")
     wait_for(lambda: low.replicas("desk") >= 2, "scale up by the active replica")
 

@@ -89,6 +89,14 @@ class Stack:
         token = report_token(self.key, self.kube.namespace, va)
         return post_report(self.port, body.model_dump_json().encode(), token)
 
+    def warm_worker(self, **scaling: Any) -> str:
+        """Apply the trunk and the "desk" VoiceAgent; the name of its one warm worker pod."""
+        self.kube.create(trunk())
+        self.kube.create(agent(**scaling))
+        (pod,) = wait_for(lambda: self.pods("desk") if len(self.pods("desk")) == 1 else None,
+                          "the warm worker")  # fmt: skip
+        return pod
+
     def metric(self, name: str, **labels: str) -> float | None:
         """One sample from the operator's /metrics (None when absent)."""
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
