@@ -6,6 +6,9 @@ SHELL := bash
 include tools/versions.env
 SWITCHBOARD_CACHE ?= $(HOME)/.cache/switchboard
 export SWITCHBOARD_CACHE
+# Pinned upstream livekit-sip archives, used when the module proxy refuses the module.
+LIVEKIT_SIP_SOURCES ?= $(if $(wildcard ../shared/third_party/livekit-sip/SHA256SUMS),$(abspath ../shared/third_party/livekit-sip))
+export LIVEKIT_SIP_SOURCES
 UV := $(SWITCHBOARD_CACHE)/uv-$(UV_VERSION)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python

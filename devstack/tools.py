@@ -34,6 +34,15 @@ def livekit_server() -> Path:
     return tool_path("livekit-server", "LIVEKIT_SERVER_VERSION", "server")
 
 
+def livekit_sip() -> Path:
+    return tool_path("livekit-sip", "LIVEKIT_SIP_VERSION", "livekit-sip")
+
+
+def sipp() -> Path | None:
+    found = shutil.which("sipp")
+    return Path(found) if found else None
+
+
 def redis_server() -> Path | None:
     found = shutil.which("redis-server") or (
         "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None

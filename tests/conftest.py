@@ -7,6 +7,8 @@ pytest_plugins = [
     "tests.fixtures.livekit",
     "tests.fixtures.kube",
     "tests.fixtures.operator",
+    "tests.fixtures.sip",
     "tests.support.agent_livekit",
     "tests.support.chart",
+    "tests.support.sip_stack",
 ]

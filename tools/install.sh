@@ -14,6 +14,46 @@ install_system() {
   apt_install redis-server ca-certificates flite
 }
 
+# cgo deps of livekit-sip (opus, soxr) and sipp, the SIP signalling peer of the sip tier.
+install_sip_system() {
+  apt_install libopus-dev libopusfile-dev libsoxr-dev pkg-config sip-tester
+}
+
+# livekit-sip: `go install` where the module proxy serves it (ordinary network access);
+# otherwise built from the pinned upstream archives in $LIVEKIT_SIP_SOURCES (checksummed),
+# unpacked into a temp dir and never into the repo.
+install_livekit_sip() {
+  local dir="$SWITCHBOARD_CACHE/livekit-sip-$LIVEKIT_SIP_VERSION" v="${LIVEKIT_SIP_VERSION#v}"
+  install_sip_system  # also when the binary is cached: its runtime libs and sipp
+  [ -x "$dir/bin/livekit-sip" ] && return 0
+  local ld="-X github.com/livekit/sip/version.Version=$v"
+  log "go install github.com/livekit/sip/cmd/livekit-sip@$LIVEKIT_SIP_VERSION -> $dir/bin"
+  mkdir -p "$dir/bin"
+  if env GOBIN="$dir/bin" GOFLAGS=-buildvcs=false CGO_ENABLED=1 \
+    go install -trimpath -ldflags "$ld" "github.com/livekit/sip/cmd/livekit-sip@$LIVEKIT_SIP_VERSION"; then
+    return 0
+  fi
+  local src="${LIVEKIT_SIP_SOURCES:-}"
+  [ -n "$src" ] && [ -f "$src/SHA256SUMS" ] || {
+    log "the module proxy refused livekit-sip and LIVEKIT_SIP_SOURCES (pinned upstream archives) is unset or has no SHA256SUMS"
+    return 1
+  }
+  log "building livekit-sip $LIVEKIT_SIP_VERSION from the archives in $src"
+  (cd "$src" && sha256sum --quiet -c SHA256SUMS) || { log "checksum mismatch in $src"; return 1; }
+  local work; work="$(mktemp -d "$SWITCHBOARD_CACHE/.livekit-sip.XXXXXX")"
+  # shellcheck disable=SC2064
+  trap "rm -rf '$work'" RETURN
+  local a
+  for a in "$src"/sip-*.tar.gz "$src"/media-sdk-*.tar.gz "$src"/protocol-*.tar.gz; do
+    tar -xzf "$a" -C "$work"
+  done
+  printf 'go 1.26\n\nuse ./sip\n\nreplace (\n\tgithub.com/livekit/media-sdk => ./media-sdk\n\tgithub.com/livekit/protocol => ./protocol\n)\n' >"$work/go.work"
+  (cd "$work" && env GOFLAGS=-buildvcs=false CGO_ENABLED=1 \
+    go build -trimpath -ldflags "$ld" -o "$work/livekit-sip" ./sip/cmd/livekit-sip)
+  mv "$work/livekit-sip" "$dir/bin/livekit-sip"
+  "$dir/bin/livekit-sip" --version | grep -q "$v" || { log "livekit-sip --version is not $v"; return 1; }
+}
+
 install_livekit_server() {
   go_install "$SWITCHBOARD_CACHE/livekit-server-$LIVEKIT_SERVER_VERSION" \
     "github.com/livekit/livekit-server/cmd/server@$LIVEKIT_SERVER_VERSION"
@@ -77,7 +117,7 @@ install_helm() {
     "GOFLAGS=-buildvcs=false -ldflags=-X=helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
 }
 
-ALL=(uv system livekit_server etcd kubernetes kwok helm)
+ALL=(uv system livekit_server livekit_sip etcd kubernetes kwok helm)
 components=("$@")
 [ ${#components[@]} -eq 0 ] && components=("${ALL[@]}")
 for c in "${components[@]}"; do

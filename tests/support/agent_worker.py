@@ -26,6 +26,7 @@ class AgentWorker:
     api_secret: str = field(repr=False)
     http_port: int = field(default_factory=free_port)
     prometheus_port: int = field(default_factory=free_port)
+    extra_env: dict[str, str] = field(default_factory=dict, repr=False)
     proc: Process | None = None
 
     @property
@@ -44,6 +45,7 @@ class AgentWorker:
             "SWITCHBOARD_HTTP_PORT": str(self.http_port),
             "SWITCHBOARD_PROMETHEUS_PORT": str(self.prometheus_port),
             "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
         }
 
     def start(self, timeout: float = 60) -> AgentWorker:

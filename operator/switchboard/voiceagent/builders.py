@@ -16,6 +16,7 @@ DEFAULT_INSTRUCTIONS = "You are a helpful, concise voice assistant on a phone ca
 # Drift is judged on these fields only; IDs and timestamps belong to LiveKit.
 DISPATCH_FIELDS = (
     "name", "metadata", "rule", "trunk_ids", "numbers", "room_config", "attributes",
+    "hide_phone_number",
 )  # fmt: skip
 # Grace beyond maxCallDuration for the worker to hang up and flush traces.
 DRAIN_MARGIN_S = 30
@@ -97,6 +98,9 @@ def dispatch_rule(
         trunk_ids=sorted(trunk_ids),
         numbers=sorted(telephony.numbers),
         attributes={"switchboard.dev/voiceagent": ref},
+        # redactPII: livekit-sip then keeps the caller's number out of the room name, the
+        # participant identity and attributes, so no log line downstream can carry it
+        hide_phone_number=spec.telemetry.redact_pii,
         room_config=api.RoomConfiguration(
             agents=[
                 api.RoomAgentDispatch(

@@ -1,0 +1,141 @@
+"""The sip tier's harness: operator + SipTrunk + VoiceAgent applied, real workers, a SIP UA."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from switchboard.livekit.client import LiveKitEndpoint
+
+from devstack.sip import SipBridge
+from devstack.sipua.ua import SipUA
+from tests.fixtures.kube import GROUP, VERSION, Kube, wait_for
+from tests.support.agent_configs import SCRIPT
+from tests.support.agent_worker import AgentWorker
+from tests.support.voiceagent_stack import NUMBER, Factory, Stack
+
+CALLER = "+15557770123"  # the caller's number: must never show up in logs, status or spans
+GREETING = "Hello, thank you for calling the shop."
+HOURS_REPLY = SCRIPT["intents"][0]["reply"]
+TRANSFER_URI = "sip:frontdesk@127.0.0.1:5099"
+
+
+def sip_trunk(name: str = "carrier", *, outbound: str | None = None, **inbound: Any) -> dict:
+    spec: dict[str, Any] = {"inbound": {"numbers": [NUMBER], "allowedAddresses": ["127.0.0.1/32"],
+                                        **inbound}}  # fmt: skip
+    if outbound:
+        spec["outbound"] = {"address": outbound, "transport": "udp", "numbers": [NUMBER]}
+    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SipTrunk", "metadata": {"name": name},
+            "spec": spec}  # fmt: skip
+
+
+def voice_agent(
+    name: str = "desk", trunks: tuple[str, ...] = ("carrier",), numbers: tuple[str, ...] = (NUMBER,),
+    otlp: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    telemetry: dict[str, Any] = {"redactPII": False, "samplingRatio": 1.0}
+    if otlp:
+        telemetry["otlpEndpoint"] = otlp
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}", "kind": "VoiceAgent", "metadata": {"name": name},
+        "spec": {
+            "greeting": GREETING,
+            "pipeline": {"stt": {"provider": "pocketsphinx"},
+                         "llm": {"provider": "scripted", "script": SCRIPT},
+                         "tts": {"provider": "flite", "voice": "slt"}},
+            "telephony": {"trunks": list(trunks), "numbers": list(numbers),
+                          "transferTargets": [{"name": "frontdesk", "uri": TRANSFER_URI}],
+                          "maxCallDuration": "5m"},
+            "scaling": {"warmWorkers": 1, "minWorkers": 0, "maxWorkers": 3,
+                        "scaleDownDelay": "2s"},
+            "telemetry": telemetry,
+        },
+    }  # fmt: skip
+
+
+@dataclass
+class SipStack:
+    """Everything a phone call crosses, started for one test namespace."""
+
+    ops: Stack
+    bridge: SipBridge
+    workdir: Path
+    workers: list[AgentWorker] = field(default_factory=list)
+
+    @property
+    def kube(self) -> Kube:
+        return self.ops.kube
+
+    def apply(self, *docs: dict[str, Any]) -> None:
+        """Create the objects, trunks first, and wait until each is Ready."""
+        for doc in sorted(docs, key=lambda d: d["kind"] != "SipTrunk"):
+            self.kube.create(doc)
+            kind, name = doc["kind"], doc["metadata"]["name"]
+            if kind == "SipTrunk":
+                wait_for(lambda k=kind, n=name: _ready(self.kube.get(k, n)), f"{name} Ready", 90)
+            else:
+                self.ops.wait_condition(name, "LiveKitSynced", "True")
+
+    def start_worker(self, va: str = "desk") -> AgentWorker:
+        """A real worker with the ConfigMap and Secret the operator rendered for `va`."""
+        ns = self.kube.namespace
+        cm = wait_for(lambda: _read(self.kube.core.read_namespaced_config_map, f"{va}-agent-config",
+                                    ns), "the agent ConfigMap")  # fmt: skip
+        secret = wait_for(lambda: _read(self.kube.core.read_namespaced_secret, f"{va}-worker", ns),
+                          "the worker Secret")  # fmt: skip
+        creds = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+        pod = f"local-{va}-{len(self.workers)}"
+        worker = AgentWorker(
+            self.workdir / pod, json.loads(cm.data["agent-config.json"]), creds.pop("LIVEKIT_URL"),
+            creds.pop("LIVEKIT_API_KEY"), creds.pop("LIVEKIT_API_SECRET"),
+            extra_env={**creds, "SWITCHBOARD_REPORT_URL": f"http://127.0.0.1:{self.ops.port}/v1/reports",
+                       "SWITCHBOARD_POD_NAME": pod},
+        )  # fmt: skip
+        self.workers.append(worker)
+        return worker.start()
+
+    def status(self, va: str = "desk") -> dict[str, Any]:
+        return self.ops.va(va).get("status") or {}
+
+    def stop(self) -> None:
+        for w in self.workers:
+            w.stop()
+
+
+def _ready(obj: dict[str, Any]) -> bool:
+    conds = (obj.get("status") or {}).get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
+
+
+def _read(fn: Callable[..., Any], name: str, ns: str) -> Any:
+    from kubernetes.client.rest import ApiException  # noqa: PLC0415
+
+    try:
+        return fn(name, ns)
+    except ApiException as err:
+        if err.status == 404:
+            return None
+        raise
+
+
+@pytest.fixture
+def sip_stack(
+    operator_factory: Factory, livekit_endpoint: LiveKitEndpoint, kube: Kube,
+    livekit_sip: SipBridge, tmp_path: Path, kube_crds: list[str],
+) -> Iterator[SipStack]:  # fmt: skip
+    stack = SipStack(Stack(operator_factory, livekit_endpoint, kube), livekit_sip, tmp_path)
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+async def sip_ua() -> AsyncIterator[SipUA]:
+    """The caller's user agent on a free loopback port; hangs up whatever is left."""
+    ua = await SipUA(user="caller").start()
+    yield ua
+    await ua.close()
