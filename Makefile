@@ -67,6 +67,11 @@ bench: tools venv ## benchmarks: print figures, write JSON to bench/results/
 up: tools venv ## run it: control plane, LiveKit, operator, examples, agent worker (KUBECONFIG set: helm)
 	$(PY) -m devstack.up up $(UP_ARGS)
 
+.PHONY: call
+call: venv ## a real SIP call to the `make up` stack (NUMBER=, QUESTION=, RECORD=)
+	$(PY) -m devstack.call $(if $(NUMBER),--number "$(NUMBER)") \
+	  $(if $(QUESTION),--question "$(QUESTION)") $(if $(RECORD),--record "$(RECORD)")
+
 .PHONY: down
 down: venv ## stop everything `make up` started (and check no process is left)
 	$(PY) -m devstack.up down $(UP_ARGS)

@@ -63,6 +63,17 @@ def poll(
         time.sleep(interval)
 
 
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        # as servers bind: connections of a previous run in TIME_WAIT do not block the port
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
         return True

@@ -17,8 +17,9 @@ from devstack import cluster as devcluster
 from devstack import kube, tools, up_helm
 from devstack.kube import KubeError
 from devstack.livekit import LiveKitStack
-from devstack.procs import Process, StartupError, free_port
+from devstack.procs import Process, StartupError, free_port, port_free
 from devstack.runstate import RunState, processes_mentioning, pss_kib
+from devstack.sip import SipBridge
 from devstack.tools import REPO
 from devstack.up_summary import Progress, http_ok, print_status, print_summary
 
@@ -28,24 +29,11 @@ EXAMPLES_NS = "default"
 RELEASE = "switchboard"
 LOCAL_AGENT_IMAGE = "switchboard-agent:dev"  # kwok's fake pods never pull it
 # The LiveKit URL is user-facing (clients, the lk CLI): its default port when free.
-PREFERRED = {"livekit": 7880}
+PREFERRED = {"livekit": 7880, "sip": 5060}
 
 
 def default_run_dir() -> Path:
     return Path(os.environ.get("SWITCHBOARD_RUN_DIR") or REPO / ".run")
-
-
-def port_free(port: int) -> bool:
-    import socket  # noqa: PLC0415 (only here)
-
-    with socket.socket() as s:
-        # as servers bind: connections of a previous run in TIME_WAIT do not block the port
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def pick_port(name: str, fixed: bool) -> int:
@@ -138,6 +126,19 @@ class LocalStack:
         }
         self.state.save()
         self.progress.say(f"ok  {lk.version} at {lk.url}")
+        self.start_sip(lk)
+
+    def start_sip(self, lk: LiveKitStack) -> None:
+        """livekit-sip on the same redis and keys; the port callers dial."""
+        port = pick_port("sip", self.fixed_ports)
+        self.progress.say(f"LiveKit SIP: livekit-sip on udp/tcp 127.0.0.1:{port}")
+        sip = SipBridge(self.run_dir / "livekit", lk, port=port).start()
+        assert sip.proc is not None
+        self.state.add("livekit-sip", sip.proc.pid, sip.log_path, f"sip:127.0.0.1:{port}")
+        self.state.info["sip"] = {"host": "127.0.0.1", "port": port, "version": sip.version,
+                                  "rtp": list(sip.rtp_range)}  # fmt: skip
+        self.state.save()
+        self.progress.say(f"ok  {sip.version}, RTP {sip.rtp_range[0]}-{sip.rtp_range[1]}")
 
     def install_chart_parts(self) -> None:
         """CRDs and the operator's ServiceAccount + RBAC, rendered from the chart itself."""
@@ -320,7 +321,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         return up_helm.up(run_dir, RELEASE, OPERATOR_NS, EXAMPLES_NS)
     missing = devcluster.missing_binaries() + [
         f"{what} ({path})"
-        for what, path in (("helm", tools.helm()), ("livekit-server", tools.livekit_server()))
+        for what, path in (("helm", tools.helm()), ("livekit-server", tools.livekit_server()),
+                           ("livekit-sip", tools.livekit_sip()))
         if not path.exists()
     ]
     if missing or tools.redis_server() is None:

@@ -68,19 +68,14 @@ def print_summary(state: RunState) -> None:
     print("  .venv/bin/kubectl get switchboard -A          # SipTrunks and VoiceAgents, Ready")
     print("  .venv/bin/kubectl describe voiceagent front-desk")
     print("  .venv/bin/python -m devstack.up status         # processes and memory")
-    numbers = ", ".join(info.get("numbers", [])) or "the trunk's number"
-    print("\nTest call:")
-    print("  SIP dial-in needs livekit-sip, which the SIP-call issue adds to `make up`; then a")
-    print(f"  SIP UA on 127.0.0.1 dials {numbers} and the front-desk agent answers.")
-    if lk and info.get("agents"):
-        name = next(iter(info["agents"].values()))["agent_name"]
-        print("  Until then, talk to the agent over WebRTC with the LiveKit CLI (lk):")
-        print(
-            f"    lk dispatch create --url {lk['url'].replace('ws://', 'http://')} "
-            f"--api-key {lk['api_key']} --api-secret <secret> --room test-call "
-            f"--agent-name {name}"
-        )
-        print("    and join room test-call from any LiveKit client (same URL and key).")
+    numbers = info.get("numbers", [])
+    if sip := info.get("sip"):
+        print("\nTest call (caller -> livekit-sip -> dispatch rule -> the front-desk worker):")
+        for number in numbers:
+            print(f"  SIP URI  sip:{number}@{sip['host']}:{sip['port']}  (UDP or TCP; PCMU)")
+        print("  make call                       # a SIP UA asks a question, records the answer")
+        print('  make call QUESTION="Goodbye."   # or NUMBER=..., RECORD=path.wav')
+        print("  Any SIP softphone on this machine can dial the URI too (from 127.0.0.1).")
     print("\nStop everything: make down")
 
 

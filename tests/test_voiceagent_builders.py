@@ -62,9 +62,17 @@ def test_dispatch_rule_golden() -> None:
         "trunkIds": ["ST_a", "ST_b"],
         "numbers": ["+15550100100"],
         "attributes": {"switchboard.dev/voiceagent": "tel/front-desk"},
+        "hidePhoneNumber": True,
         "roomConfig": {"agents": [{"agentName": "tel-front-desk",
                                    "metadata": '{"voiceAgent": "tel/front-desk"}'}]},
     }  # fmt: skip
+
+
+def test_dispatch_rule_shows_the_number_only_when_pii_is_not_redacted() -> None:
+    """redactPII (the default) hides the caller's number from room names and attributes."""
+    assert dispatch_rule(OWNER, SPEC, ["ST_a"]).hide_phone_number is True
+    raw = SPEC.model_copy(update={"telemetry": SPEC.telemetry.model_copy(update={"redact_pii": False})})
+    assert dispatch_rule(OWNER, raw, ["ST_a"]).hide_phone_number is False
 
 
 @pytest.mark.parametrize(
