@@ -155,12 +155,15 @@ class SipUA(asyncio.DatagramProtocol):
         try:
             self.send(req, addr)
             while True:
-                wait = min(interval, deadline - loop.time()) if not provisional else None
-                if wait is not None and wait <= 0:
+                left = deadline - loop.time()
+                if left <= 0:
                     raise TimeoutError(f"no final response to {req.method} after {timeout}s")
+                wait = left if provisional else min(interval, left)
                 try:
                     resp = await asyncio.wait_for(queue.get(), wait)
                 except TimeoutError:
+                    if provisional:
+                        continue  # the deadline check above ends it
                     self.send(req, addr)  # UDP retransmission (Timer A/E)
                     interval = min(interval * 2, T2)
                     continue
@@ -175,6 +178,7 @@ class SipUA(asyncio.DatagramProtocol):
     async def invite(
         self, target: str, *, caller: str = "switchboard", auth: tuple[str, str] | None = None,
         rtp: RtpSession | None = None, headers: list[tuple[str, str]] | None = None,
+        timeout: float = 60,
     ) -> Call:  # fmt: skip
         """Call `target` (a sip: URI); returns once answered, raises CallRejected otherwise."""
         loop = asyncio.get_running_loop()
@@ -197,7 +201,7 @@ class SipUA(asyncio.DatagramProtocol):
                 if resp.status in (180, 183) and not call.ringing_at:
                     call.ringing_at = loop.time()
 
-            resp = await self.transact(req, peer, provisional)
+            resp = await self.transact(req, peer, provisional, timeout)
             if resp.status >= 300:
                 self._ack_failure(req, resp, peer)
             challenge = resp.header("WWW-Authenticate") or resp.header("Proxy-Authenticate")
