@@ -10,6 +10,7 @@ BENCHMARKS = {
     "siptrunk": "bench.siptrunk_bench",
     "voiceagent": "bench.voiceagent_bench",
     "agent": "bench.agent_bench",
+    "sip": "bench.sip_bench",
     "scaling": "bench.scaling",
 }
 

@@ -61,9 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     state = RunState.load(args.run_dir.resolve())
     sip = (state.info.get("sip") if state else None) or {}
-    alive = state is not None and any(c.name == "livekit-sip" and c.alive() for c in state.components)
+    alive = state is not None and any(
+        c.name == "livekit-sip" and c.alive() for c in state.components
+    )
     if not sip or not alive:
-        print("the stack is not up (no running livekit-sip in .run/state.json): run `make up` first",
+        print("the stack is not up (no running livekit-sip in .run/state.json): `make up` first",
               file=sys.stderr)  # fmt: skip
         return 2
     numbers = state.info.get("numbers") or [] if state else []

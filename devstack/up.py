@@ -321,8 +321,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         return up_helm.up(run_dir, RELEASE, OPERATOR_NS, EXAMPLES_NS)
     missing = devcluster.missing_binaries() + [
         f"{what} ({path})"
-        for what, path in (("helm", tools.helm()), ("livekit-server", tools.livekit_server()),
-                           ("livekit-sip", tools.livekit_sip()))
+        for what, path in (
+            ("helm", tools.helm()),
+            ("livekit-server", tools.livekit_server()),
+            ("livekit-sip", tools.livekit_sip()),
+        )
         if not path.exists()
     ]
     if missing or tools.redis_server() is None:

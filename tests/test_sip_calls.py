@@ -11,7 +11,15 @@ from devstack.sipua.dialog import ask
 from devstack.sipua.ua import SipUA
 from tests.fixtures.kube import wait_for
 from tests.support.sip_stack import (
-    CALLER, GREETING, HOURS_REPLY, QUESTION, TRANSFER_URI, SipStack, phone_script, sip_trunk, voice_agent,
+    CALLER,
+    GREETING,
+    HOURS_REPLY,
+    QUESTION,
+    TRANSFER_URI,
+    SipStack,
+    phone_script,
+    sip_trunk,
+    voice_agent,
 )  # fmt: skip
 from tests.support.voiceagent_stack import NUMBER
 
@@ -42,8 +50,9 @@ def understood(heard: str) -> bool:
 def raw_number_leaks(stack: SipStack) -> list[str]:
     """Where the caller's raw number shows up: operator and worker logs, events, status."""
     digits = CALLER.lstrip("+")
+    events = stack.kube.core.list_namespaced_event(stack.kube.namespace).items
     places = {"operator log": stack.ops.op.text(), "status": str(stack.status()),
-              "events": str(stack.kube.core.list_namespaced_event(stack.kube.namespace).items)}  # fmt: skip
+              "events": str(events)}  # fmt: skip
     places.update({f"worker log {w.workdir.name}": w.log() for w in stack.workers})
     return [where for where, text in places.items() if digits in text]
 
@@ -86,9 +95,7 @@ async def test_agent_end_call_sends_bye(sip_stack: SipStack, sip_ua: SipUA) -> N
     assert len(bye) == 1 and bye[0].header("Call-ID") == call.call_id
 
 
-async def test_transfer_sends_refer_to_the_target(
-    sip_stack: SipStack, sip_ua: SipUA
-) -> None:
+async def test_transfer_sends_refer_to_the_target(sip_stack: SipStack, sip_ua: SipUA) -> None:
     """A transfer intent: the agent's transfer tool makes livekit-sip send REFER to the UA."""
     script = phone_script("Transferring you now.", {"type": "transfer", "target": "frontdesk"})
     sip_stack.apply(sip_trunk(), voice_agent(script=script))

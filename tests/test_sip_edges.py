@@ -1,4 +1,4 @@
-"""Calls LiveKit must refuse (unknown number, wrong source, wrong credentials) and outbound calls."""
+"""Calls LiveKit refuses (unknown number, wrong source, bad credentials); an outbound call."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from livekit import api
 from devstack.sipua.audio import Transcriber, next_utterance
 from devstack.sipua.ua import CallRejected, SipUA
 from tests.support.sip_stack import CALLER, GREETING, SipStack, sip_trunk, voice_agent
-from tests.support.voiceagent_stack import NUMBER
 
 pytestmark = [pytest.mark.sip, pytest.mark.timeout(300)]
 
@@ -19,13 +18,12 @@ ELSEWHERE = "+15550100200"  # a trunk that only takes calls from 10.1.2.3
 AUTHED = "+15550100300"  # a trunk with digest credentials
 
 
-async def test_rejected_calls_create_no_room_and_no_job(
-    sip_stack: SipStack, sip_ua: SipUA
-) -> None:
+async def test_rejected_calls_create_no_room_and_no_job(sip_stack: SipStack, sip_ua: SipUA) -> None:
     """Each refusal gets the SIP status livekit-sip gives; none reaches a room or a worker."""
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "carrier-auth"},
               "data": {k: base64.b64encode(v.encode()).decode()
-                       for k, v in (("username", "carrier"), ("password", "s3cret-pw"))}}  # fmt: skip
+                       for k, v in (("username", "carrier"),
+                                    ("password", "s3cret-pw"))}}  # fmt: skip
     sip_stack.kube.core.create_namespaced_secret(sip_stack.kube.namespace, secret)
     remote = sip_trunk("remote", numbers=[ELSEWHERE], allowedAddresses=["10.1.2.3/32"])
     authed = sip_trunk("authed", numbers=[AUTHED], authSecretRef={"name": "carrier-auth"})
@@ -79,10 +77,12 @@ async def test_outbound_call_reaches_a_ua_that_hears_the_agent(
         async with api.LiveKitAPI(ep.url, ep.api_key, ep.api_secret) as lk:
             room = "outbound-test"
             await lk.agent_dispatch.create_dispatch(
-                api.CreateAgentDispatchRequest(agent_name=agent_name, room=room))
-            dial = asyncio.create_task(lk.sip.create_sip_participant(api.CreateSIPParticipantRequest(
+                api.CreateAgentDispatchRequest(agent_name=agent_name, room=room)
+            )
+            request = api.CreateSIPParticipantRequest(
                 sip_trunk_id=trunk_id, sip_call_to=CALLER, room_name=room,
-                participant_identity="callee", wait_until_answered=True)))  # fmt: skip
+                participant_identity="callee", wait_until_answered=True)  # fmt: skip
+            dial = asyncio.create_task(lk.sip.create_sip_participant(request))
             call = await asyncio.wait_for(callee.incoming.get(), 30)
             assert CALLER.lstrip("+") in (call.invite.uri if call.invite else "")
             await call.answer()

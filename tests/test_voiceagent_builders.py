@@ -71,7 +71,9 @@ def test_dispatch_rule_golden() -> None:
 def test_dispatch_rule_shows_the_number_only_when_pii_is_not_redacted() -> None:
     """redactPII (the default) hides the caller's number from room names and attributes."""
     assert dispatch_rule(OWNER, SPEC, ["ST_a"]).hide_phone_number is True
-    raw = SPEC.model_copy(update={"telemetry": SPEC.telemetry.model_copy(update={"redact_pii": False})})
+    raw = SPEC.model_copy(
+        update={"telemetry": SPEC.telemetry.model_copy(update={"redact_pii": False})}
+    )
     assert dispatch_rule(OWNER, raw, ["ST_a"]).hide_phone_number is False
 
 

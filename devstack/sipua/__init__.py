@@ -1,1 +1,1 @@
-"""A small real SIP user agent (UDP, RFC 3261 subset) with PCMU RTP, for calls, tests and benchmarks."""
+"""A small real SIP user agent (UDP, an RFC 3261 subset) with PCMU RTP: calls, tests, benches."""

@@ -48,7 +48,7 @@ def resample(pcm: np.ndarray, src: int, dst: int) -> np.ndarray:
         k = src // dst
         x = x[: x.size - x.size % k].reshape(-1, k).mean(axis=1)
         return np.clip(x, -32768, 32767).astype(np.int16)
-    n = int(round(x.size * dst / src))
+    n = round(x.size * dst / src)
     out = np.interp(np.arange(n) * src / dst, np.arange(x.size), x)
     return np.clip(out, -32768, 32767).astype(np.int16)
 

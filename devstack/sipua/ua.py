@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from devstack.sipua.message import (
@@ -111,6 +112,7 @@ class SipUA(asyncio.DatagramProtocol):
     _transport: asyncio.DatagramTransport | None = None
     _waiting: dict[str, asyncio.Queue[SipMessage]] = field(default_factory=dict)
     _sources: dict[int, tuple[str, int]] = field(default_factory=dict)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self) -> SipUA:
         loop = asyncio.get_running_loop()
@@ -145,7 +147,11 @@ class SipUA(asyncio.DatagramProtocol):
         return self._sources.get(id(msg)) or host_port(uri_of(msg.header("Contact")))
 
     async def transact(
-        self, req: SipMessage, addr: tuple[str, int], on_provisional=None, timeout: float = 32
+        self,
+        req: SipMessage,
+        addr: tuple[str, int],
+        on_provisional: Callable[[SipMessage], None] | None = None,
+        timeout: float = 32,
     ) -> SipMessage:
         """Send `req` (retransmitting until any response) and return its final response."""
         queue: asyncio.Queue[SipMessage] = asyncio.Queue()
@@ -195,7 +201,8 @@ class SipUA(asyncio.DatagramProtocol):
             req.headers = [*self.via(), ("From", call.local), ("To", call.remote),
                            ("Call-ID", call.call_id), ("CSeq", f"{call.cseq} INVITE"),
                            ("Max-Forwards", "70"), ("Contact", self.contact),
-                           ("Content-Type", "application/sdp"), *authz, *(headers or [])]  # fmt: skip
+                           ("Content-Type", "application/sdp"), *authz,
+                           *(headers or [])]  # fmt: skip
 
             def provisional(resp: SipMessage) -> None:
                 if resp.status in (180, 183) and not call.ringing_at:
@@ -282,7 +289,9 @@ class SipUA(asyncio.DatagramProtocol):
         elif method == "REFER" and call is not None:
             self.send(response_to(msg, 202, "Accepted", local_tag), addr)
             call.refers.put_nowait(uri_of(msg.header("Refer-To")))
-            asyncio.get_running_loop().create_task(self._notify_refer(call))
+            task = asyncio.get_running_loop().create_task(self._notify_refer(call))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         elif method == "INVITE" and call is not None:  # re-INVITE: keep our media as it is
             ok = response_to(msg, 200, "OK", local_tag)
             ok.headers += [("Contact", self.contact), ("Content-Type", "application/sdp")]
@@ -296,9 +305,9 @@ class SipUA(asyncio.DatagramProtocol):
             self.send(response_to(msg, 200, "OK", local_tag), addr)
 
     async def _notify_refer(self, call: Call) -> None:
-        note = call._request("NOTIFY", [("Event", "refer"),
-                                        ("Subscription-State", "terminated;reason=noresource"),
-                                        ("Content-Type", "message/sipfrag;version=2.0")])  # fmt: skip
+        note = call._request("NOTIFY", [
+            ("Event", "refer"), ("Subscription-State", "terminated;reason=noresource"),
+            ("Content-Type", "message/sipfrag;version=2.0")])  # fmt: skip
         note.body = f"SIP/2.0 {self.refer_result}\r\n".encode()
         with contextlib.suppress(TimeoutError):
             await self.transact(note, call.peer, timeout=8)
@@ -323,4 +332,6 @@ class SipUA(asyncio.DatagramProtocol):
                 call.rtp.start((ip, port))
             self.incoming.put_nowait(call)
 
-        loop.create_task(ready())
+        task = loop.create_task(ready())
+        self._tasks.add(task)  # a reference, so the task is not garbage-collected mid-way
+        task.add_done_callback(self._tasks.discard)

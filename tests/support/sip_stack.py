@@ -50,7 +50,8 @@ def sip_trunk(name: str = "carrier", *, outbound: str | None = None, **inbound: 
 
 
 def voice_agent(
-    name: str = "desk", trunks: tuple[str, ...] = ("carrier",), numbers: tuple[str, ...] = (NUMBER,),
+    name: str = "desk", trunks: tuple[str, ...] = ("carrier",),
+    numbers: tuple[str, ...] = (NUMBER,),
     otlp: str | None = None, script: dict[str, Any] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     telemetry: dict[str, Any] = {"redactPII": True, "samplingRatio": 1.0}
