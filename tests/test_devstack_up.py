@@ -53,7 +53,7 @@ def test_up_reaches_ready_and_down_leaves_nothing(tmp_path: Path) -> None:
         state = RunState.load(run_dir)
         assert state is not None
         assert {c.name for c in state.components} == {
-            "redis", "livekit-server", "operator", "agent-worker/front-desk",
+            "redis", "livekit-server", "livekit-sip", "operator", "agent-worker/front-desk",
         }  # fmt: skip
         assert all(c.alive() for c in state.components)
         # the operator runs with the chart's RBAC, not as cluster admin

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -67,7 +68,8 @@ async def test_answered_call_greets_answers_and_frees_the_slot(
     greeting = await next_utterance(call.rtp, call.answered_at, 60, call.ended)
     # offline pocketsphinx on phone audio misses words: half the content words is a match
     assert heard_enough(GREETING, transcribe(greeting.pcm))
-    answer = await ask(call, flite_prompt(QUESTION), lambda u: understood(transcribe(u.pcm)))
+    answer = await ask(call, flite_prompt(QUESTION), lambda u: understood(transcribe(u.pcm)),
+                     tries=5)  # fmt: skip
     assert heard_enough(HOURS_REPLY, transcribe(answer.pcm))
     wait_for(lambda: sip_stack.status().get("activeCalls") == 1, "the operator counts the call")
     assert await call.bye() == 200
@@ -88,7 +90,8 @@ async def test_agent_end_call_sends_bye(sip_stack: SipStack, sip_ua: SipUA) -> N
     sip_stack.start_worker()
     call = await sip_ua.invite(sip_stack.bridge.uri(NUMBER), caller=CALLER)
     await next_utterance(call.rtp, call.answered_at, 60, call.ended)
-    await ask(call, flite_prompt(QUESTION), lambda u: call.ended.is_set())
+    with contextlib.suppress(ConnectionError):  # it may hang up before a full utterance
+        await ask(call, flite_prompt(QUESTION), lambda u: call.ended.is_set())
     await asyncio.wait_for(call.ended.wait(), 30)
     assert call.ended_by == "remote"
     bye = [m for d, m in sip_ua.log if d == "in" and m.method == "BYE"]

@@ -65,7 +65,12 @@ async def ask(
     for _ in range(tries):
         call.rtp.play(question)
         spoke_until = await wait_played(call)
-        answer = await next_utterance(call.rtp, spoke_until, timeout, call.ended)
+        try:
+            answer = await next_utterance(call.rtp, spoke_until, timeout, call.ended)
+        except ConnectionError:
+            if answer is None:
+                raise
+            break  # the far end hung up: the previous answer is the last one
         if call.ended.is_set() or accept(answer):
             break
     assert answer is not None
