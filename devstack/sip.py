@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -12,15 +11,10 @@ from pathlib import Path
 import yaml
 
 from devstack import tools
-from devstack.livekit import LiveKitStack
+from devstack.livekit import LiveKitStack, server_version
 from devstack.procs import Process, StartupError, free_port, free_udp_range
 
 RTP_PORTS = 200  # two ports' worth per call is plenty for the benchmarks' concurrency
-
-
-def sip_version(binary: Path) -> str:
-    out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, check=True)
-    return out.stdout.strip()
 
 
 def free_sip_port(host: str = "127.0.0.1", attempts: int = 50) -> int:
@@ -80,7 +74,7 @@ class SipBridge:
         binary = tools.livekit_sip()
         if not binary.exists():
             raise StartupError(f"livekit-sip not found at {binary}; run `make tools`")
-        self.version = sip_version(binary)
+        self.version = server_version(binary)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_sip_port()
         self.health_port = self.health_port or free_port()

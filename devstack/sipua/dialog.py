@@ -44,10 +44,8 @@ async def converse(
         conv.greeting = await next_utterance(call.rtp, call.answered_at, timeout, call.ended)
         conv.invite_to_greeting = conv.greeting.start - call.invite_at
         if question is not None:
-            call.rtp.play(question)
-            spoke_until = await wait_played(call)
-            conv.answer = await next_utterance(call.rtp, spoke_until, timeout, call.ended)
-            conv.speech_end_to_answer = conv.answer.start - spoke_until
+            conv.answer = await ask(call, question, lambda _: True, tries=1, timeout=timeout)
+            conv.speech_end_to_answer = conv.answer.start - call.rtp.speech_ended_at
     finally:
         conv.recording = call.rtp.recording()
         if hang_up:

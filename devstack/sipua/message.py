@@ -32,6 +32,7 @@ class SipMessage:
     reason: str = ""
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    source: tuple[str, int] | None = None  # where a received message came from
 
     @classmethod
     def parse(cls, data: bytes) -> SipMessage:

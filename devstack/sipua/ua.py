@@ -111,7 +111,6 @@ class SipUA(asyncio.DatagramProtocol):
     log: list[tuple[str, SipMessage]] = field(default_factory=list)  # ("in"|"out", message)
     _transport: asyncio.DatagramTransport | None = None
     _waiting: dict[str, asyncio.Queue[SipMessage]] = field(default_factory=dict)
-    _sources: dict[int, tuple[str, int]] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self) -> SipUA:
@@ -144,7 +143,7 @@ class SipUA(asyncio.DatagramProtocol):
         self._transport.sendto(msg.encode(), addr)
 
     def source_of(self, msg: SipMessage) -> tuple[str, int]:
-        return self._sources.get(id(msg)) or host_port(uri_of(msg.header("Contact")))
+        return msg.source or host_port(uri_of(msg.header("Contact")))
 
     async def transact(
         self,
@@ -256,7 +255,7 @@ class SipUA(asyncio.DatagramProtocol):
         except (ValueError, IndexError):
             return
         self.log.append(("in", msg))
-        self._sources[id(msg)] = addr
+        msg.source = addr
         if msg.status:
             self._on_response(msg)
         else:

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes.client.rest import ApiException
 from livekit import api
 from switchboard.livekit.client import LiveKitEndpoint
 
+from devstack.kube import is_true
 from devstack.sip import SipBridge
 from devstack.sipua.ua import SipUA
 from tests.fixtures.kube import GROUP, VERSION, Kube, wait_for
@@ -93,7 +95,8 @@ class SipStack:
             self.kube.create(doc)
             kind, name = doc["kind"], doc["metadata"]["name"]
             if kind == "SipTrunk":
-                wait_for(lambda k=kind, n=name: _ready(self.kube.get(k, n)), f"{name} Ready", 90)
+                wait_for(lambda k=kind, n=name: is_true(self.kube.get(k, n), "Ready"),
+                         f"{name} Ready", 90)  # fmt: skip
             else:
                 self.ops.wait_condition(name, "LiveKitSynced", "True")
 
@@ -140,14 +143,7 @@ class SipStack:
             w.stop()
 
 
-def _ready(obj: dict[str, Any]) -> bool:
-    conds = (obj.get("status") or {}).get("conditions", [])
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
-
-
 def _read(fn: Callable[..., Any], name: str, ns: str) -> Any:
-    from kubernetes.client.rest import ApiException  # noqa: PLC0415
-
     try:
         return fn(name, ns)
     except ApiException as err:
