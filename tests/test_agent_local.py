@@ -14,6 +14,7 @@ from livekit.agents.stt import SpeechEventType
 from livekit.plugins import silero
 from switchboard_agent.caller import CallerInfo
 from switchboard_agent.local import FliteTTS, PocketsphinxSTT, ScriptedLLM
+from switchboard_agent.local.audio import NARROWBAND_DB, widen_narrowband
 from switchboard_agent.persona import SwitchboardAgent
 from switchboard_contract import DialogueScript
 
@@ -138,3 +139,31 @@ async def test_pocketsphinx_streams_with_vad() -> None:
     assert len(finals) == 1 and "opening hours" in finals[0], finals
     # the decoder is free again for batch use
     assert "opening hours" in model.transcribe_pcm16(pcm)
+
+
+def _phone_line(pcm16k: bytes) -> bytes:
+    """16 kHz speech through a phone line: down to 8 kHz and back, both without images."""
+    frame = rtc.AudioFrame(pcm16k, 16000, 1, len(pcm16k) // 2)
+    down = rtc.AudioResampler(16000, 8000, num_channels=1)
+    narrow = b"".join(bytes(f.data) for f in [*down.push(frame), *down.flush()])
+    up = rtc.AudioResampler(8000, 16000, num_channels=1)
+    back = rtc.AudioFrame(narrow, 8000, 1, len(narrow) // 2)
+    return b"".join(bytes(f.data) for f in [*up.push(back), *up.flush()])
+
+
+def _upper_band_db(pcm: bytes) -> float:
+    x = np.frombuffer(pcm, dtype=np.int16).astype(np.float64)
+    power = np.abs(np.fft.rfft(x)) ** 2
+    return float(10 * np.log10(power[np.fft.rfftfreq(x.size, 1 / 16000) >= 4000].sum() / power.sum()))
+
+
+async def test_phone_audio_is_widened_for_pocketsphinx() -> None:
+    """Band-limited phone speech gets a folded upper band; wideband speech is left alone."""
+    _flite()
+    wide = await FliteTTS(voice="slt").synthesize_pcm16("Are you open on Monday?")
+    phone = _phone_line(wide)
+    assert _upper_band_db(phone) < NARROWBAND_DB < _upper_band_db(wide)
+    assert widen_narrowband(wide) == wide
+    widened = widen_narrowband(phone)
+    assert len(widened) == len(phone) and _upper_band_db(widened) > NARROWBAND_DB
+    assert widen_narrowband(bytes(32000)) == bytes(32000)  # digital silence stays silent

@@ -85,7 +85,10 @@ def _silence_after(rtp: RtpSession, gap: float) -> list[Received]:
     return [Received(last + (i + 1) * PTIME, zeros) for i in range(int(gap / PTIME) + 1)]
 
 
-def flite_prompt(text: str, voice: str = "slt") -> np.ndarray:
+CALLER_VOICE = "rms"  # through PCMU and Opus, pocketsphinx hears rms far better than slt
+
+
+def flite_prompt(text: str, voice: str = CALLER_VOICE) -> np.ndarray:
     """`text` spoken by flite, as 8 kHz int16 (what a phone line carries)."""
     binary = shutil.which("flite")
     if binary is None:

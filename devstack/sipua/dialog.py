@@ -54,13 +54,22 @@ async def converse(
     return conv
 
 
+PAUSE_S = 1.0  # a caller lets the agent finish before speaking
+
+
 async def ask(
     call: Call, question: np.ndarray, accept: Callable[[Utterance], bool], *, tries: int = 3,
-    timeout: float = 60,
+    timeout: float = 60, pause: float = PAUSE_S,
 ) -> Utterance:  # fmt: skip
-    """Ask, and like a caller who was misheard, ask again while the answer is not accepted."""
+    """Ask, and like a caller who was misheard, ask again while the answer is not accepted.
+
+    Speech that starts within a few hundred ms of the agent's last word loses its first
+    words at the agent ("are you open on Monday" heard as "but on Monday"), so like a
+    person the caller pauses first.
+    """
     answer: Utterance | None = None
     for _ in range(tries):
+        await asyncio.sleep(pause)
         call.rtp.play(question)
         spoke_until = await wait_played(call)
         try:

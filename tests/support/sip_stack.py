@@ -27,9 +27,8 @@ CALLER = "+15557770123"  # the caller's number: must never show up in logs, stat
 GREETING = "Hello, thank you for calling the shop."
 HOURS_REPLY = SCRIPT["intents"][0]["reply"]
 TRANSFER_URI = "sip:frontdesk@127.0.0.1:5099"
-# pocketsphinx hears phone audio (8 kHz PCMU, then Opus in the room) far worse than WebRTC
-# audio; of the phrases tried, "monday" in this one was heard every time, so each test's
-# script keys the intent it exercises on it.
+# spoken by flite's rms voice after a pause (devstack.sipua), the agent's pocketsphinx heard
+# this 16 times out of 16 through PCMU and Opus; the script's intent keys on its words.
 QUESTION = "Are you open on Monday?"
 
 

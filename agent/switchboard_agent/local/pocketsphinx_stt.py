@@ -18,7 +18,7 @@ from livekit.agents.language import LanguageCode
 from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.vad import VAD
 
-from switchboard_agent.local.audio import to_mono_pcm16
+from switchboard_agent.local.audio import to_mono_pcm16, widen_narrowband
 from switchboard_agent.local.pocketsphinx_stream import PocketsphinxStream
 
 SAMPLE_RATE = 16000
@@ -85,10 +85,10 @@ class PocketsphinxSTT(stt.STT[Literal["error"]]):
         self._lock.acquire()
         decoder = self._ensure_decoder()
         decoder.start_utt()
-        decoder.process_raw(pcm, full_utt=False)
+        decoder.process_raw(widen_narrowband(pcm, SAMPLE_RATE), full_utt=False)
 
     def feed(self, pcm: bytes) -> None:
-        self._ensure_decoder().process_raw(pcm, full_utt=False)
+        self._ensure_decoder().process_raw(widen_narrowband(pcm, SAMPLE_RATE), full_utt=False)
 
     def finish(self) -> str:
         try:
@@ -104,7 +104,7 @@ class PocketsphinxSTT(stt.STT[Literal["error"]]):
         with self._lock:
             decoder = self._ensure_decoder()
             decoder.start_utt()
-            decoder.process_raw(pcm, full_utt=True)
+            decoder.process_raw(widen_narrowband(pcm, SAMPLE_RATE), full_utt=True)
             decoder.end_utt()
             hyp = decoder.hyp()
             return hyp.hypstr.strip() if hyp is not None else ""
