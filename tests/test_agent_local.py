@@ -154,7 +154,8 @@ def _phone_line(pcm16k: bytes) -> bytes:
 def _upper_band_db(pcm: bytes) -> float:
     x = np.frombuffer(pcm, dtype=np.int16).astype(np.float64)
     power = np.abs(np.fft.rfft(x)) ** 2
-    return float(10 * np.log10(power[np.fft.rfftfreq(x.size, 1 / 16000) >= 4000].sum() / power.sum()))
+    upper = power[np.fft.rfftfreq(x.size, 1 / 16000) >= 4000].sum()
+    return float(10 * np.log10(upper / power.sum()))
 
 
 async def test_phone_audio_is_widened_for_pocketsphinx() -> None:
