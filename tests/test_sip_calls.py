@@ -110,3 +110,28 @@ async def test_transfer_sends_refer_to_the_target(sip_stack: SipStack, sip_ua: S
     assert refer_to == TRANSFER_URI
     # after our NOTIFY "200 OK" the bridge considers the caller transferred and hangs up
     await asyncio.wait_for(call.ended.wait(), 30)
+
+
+async def test_a_call_survives_a_drain_and_the_next_goes_elsewhere(
+    sip_stack: SipStack, sip_ua: SipUA, transcribe: Transcriber
+) -> None:
+    """SIGTERM the worker that has a call: the call goes on; the next call lands elsewhere."""
+    sip_stack.apply(sip_trunk(), voice_agent())
+    workers = [sip_stack.start_worker(), sip_stack.start_worker()]
+    first = await sip_ua.invite(sip_stack.bridge.uri(NUMBER), caller=CALLER)
+    await next_utterance(first.rtp, first.answered_at, 60, first.ended)
+    [busy] = [w for w in workers if w.worker_info().get("active_jobs") == 1]
+    [idle] = [w for w in workers if w is not busy]
+    busy.sigterm()
+    await asyncio.to_thread(wait_for, lambda: busy.log_contains("draining worker"), "the drain")
+    second = await sip_ua.invite(sip_stack.bridge.uri(NUMBER), caller="+15557770456")
+    await next_utterance(second.rtp, second.answered_at, 60, second.ended)
+    assert idle.worker_info().get("active_jobs") == 1  # the draining worker took no new call
+    # the drained call still talks: a question gets the scripted answer
+    answer = await ask(first, flite_prompt(QUESTION), lambda u: understood(transcribe(u.pcm)),
+                       tries=5)  # fmt: skip
+    assert heard_enough(HOURS_REPLY, transcribe(answer.pcm))
+    assert not first.ended.is_set() and busy.proc is not None and busy.proc.alive()
+    assert await first.bye() == 200  # the call ends normally, by the caller
+    assert await asyncio.to_thread(busy.wait_exit, 60) == 0, busy.log()[-3000:]
+    assert await second.bye() == 200

@@ -15,17 +15,20 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from switchboard_contract import AgentConfig
 
-from switchboard_agent.caller import CallerInfo
+from switchboard_agent.caller import (
+    ATTR_CALL_ID,
+    ATTR_PHONE_NUMBER,
+    ATTR_RULE_ID,
+    ATTR_TRUNK_ID,
+    CallerInfo,
+)
 
 logger = logging.getLogger("switchboard.agent")
 
 ATTR_VOICEAGENT = "switchboard.voiceagent"
 ATTR_NAMESPACE = "switchboard.namespace"
 ATTR_AGENT_NAME = "switchboard.agent_name"
-ATTR_CALL_ID = "sip.callID"
-ATTR_TRUNK_ID = "sip.trunkID"
 ATTR_CALLER_HASH = "switchboard.caller.number_hash"
-ATTR_CALLER_NUMBER = "sip.phoneNumber"  # only when redactPII is false
 ATTR_CALLER_SIP = "switchboard.caller.sip"
 ATTR_END_REASON = "switchboard.call.end_reason"
 TURN_EVENT = "switchboard.turn"
@@ -87,17 +90,19 @@ def flush_tracing(provider: TracerProvider | None) -> None:
 
 
 def annotate_call(config: AgentConfig, caller: CallerInfo) -> None:
-    """Stamp the call's identity on the root span (the current span in the entrypoint)."""
+    """Stamp the call's identity on the root span (the current span in the entrypoint).
+
+    The SIP IDs use the participant attribute names, so a span joins livekit-sip's logs.
+    """
     span = trace.get_current_span()
     attrs: dict[str, Any] = {**static_attributes(config), ATTR_CALLER_SIP: caller.is_sip}
-    if caller.call_id:
-        attrs[ATTR_CALL_ID] = caller.call_id
-    if caller.trunk_id:
-        attrs[ATTR_TRUNK_ID] = caller.trunk_id
+    ids = {ATTR_CALL_ID: caller.call_id, ATTR_TRUNK_ID: caller.trunk_id,
+           ATTR_RULE_ID: caller.rule_id}  # fmt: skip
+    attrs.update({key: value for key, value in ids.items() if value})
     if caller.number_hash:
         attrs[ATTR_CALLER_HASH] = caller.number_hash
         if not config.telemetry.redact_pii and caller.phone_number:
-            attrs[ATTR_CALLER_NUMBER] = caller.phone_number
+            attrs[ATTR_PHONE_NUMBER] = caller.phone_number  # redactPII off
     span.set_attributes(attrs)
 
 
