@@ -17,10 +17,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import psutil
 from livekit import api
 from switchboard_agent.local import FliteTTS
 
+from bench.common import tree_memory, turn_stages
 from devstack.livekit import LiveKitStack
 from devstack.procs import poll
 from tests.support.agent_caller import SimCaller, caller_token
@@ -50,31 +50,6 @@ def _summary(values: list[float]) -> dict[str, float]:
     }
 
 
-def _tree(pid: int) -> list[psutil.Process]:
-    root = psutil.Process(pid)
-    return [root, *root.children(recursive=True)]
-
-
-def _mib(n: float) -> float:
-    return round(n / 2**20, 1)
-
-
-def _memory(pid: int) -> dict[str, Any]:
-    """RSS of the worker tree and USS (unshared) per process; forkserver pages are shared."""
-    procs = []
-    for p in _tree(pid):
-        try:
-            info = p.memory_full_info()
-            procs.append({"pid": p.pid, "rss": info.rss, "uss": info.uss})
-        except psutil.Error:
-            continue
-    return {
-        "tree_rss_mb": _mib(sum(p["rss"] for p in procs)),
-        "tree_uss_mb": _mib(sum(p["uss"] for p in procs)),
-        "procs": [{**p, "rss": _mib(p["rss"]), "uss": _mib(p["uss"])} for p in procs],
-    }
-
-
 async def _one_call(
     stack: LiveKitStack, lk: api.LiveKitAPI, worker: AgentWorker, tts: FliteTTS
 ) -> dict[str, Any]:
@@ -90,7 +65,7 @@ async def _one_call(
         )
         await asyncio.wait_for(caller.agent_joined.wait(), 30)
         greeting = await caller.next_utterance()
-        during = await asyncio.to_thread(_memory, worker.proc.pid)  # type: ignore[union-attr]
+        during = await asyncio.to_thread(tree_memory, worker.proc.pid)  # type: ignore[union-attr]
         await caller.say(QUESTION, tts)
         answer = await caller.next_utterance()
         return {
@@ -103,18 +78,6 @@ async def _one_call(
         }
     finally:
         await caller.close()
-
-
-def _turns(otlp: OtlpReceiver) -> list[dict[str, float]]:
-    """Per-answer stage latencies (ms) from the root spans' switchboard.turn events."""
-    out = []
-    for span in otlp.spans:
-        if span.parent_id:
-            continue
-        for name, attrs in span.events:
-            if name == "switchboard.turn" and "switchboard.turn.eou_delay" in attrs:
-                out.append({k.rsplit(".", 1)[1]: v * 1000 for k, v in attrs.items()})
-    return out
 
 
 DISPATCH_ATTRS = ("accept", "assignment", "launch", "entrypoint", "dispatch")
@@ -163,7 +126,7 @@ async def run(calls: int, workdir: Path, stt_streaming: bool = False) -> dict[st
                 )
                 if i == 0:
                     await asyncio.sleep(1.0)
-                    idle = await asyncio.to_thread(_memory, worker.proc.pid)  # type: ignore[union-attr]
+                    idle = await asyncio.to_thread(tree_memory, worker.proc.pid)  # type: ignore[union-attr]
                 results.append(await _one_call(stack, lk, worker, tts))
                 print(
                     f"  call {i + 1}/{calls}: "
@@ -174,7 +137,7 @@ async def run(calls: int, workdir: Path, stt_streaming: bool = False) -> dict[st
         worker.stop()
         await otlp.stop()
         stack.stop()
-    report = _report(results, idle, _turns(otlp))
+    report = _report(results, idle, turn_stages(otlp.spans))
     report["dispatch_stages_ms"] = _dispatch(otlp)
     report["stt_streaming"] = stt_streaming
     return report

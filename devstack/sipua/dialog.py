@@ -23,6 +23,7 @@ class Conversation:
     answer: Utterance | None = None
     recording: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     call: Call | None = None
+    error: str | None = None  # why it stopped early (with partial=True)
 
 
 async def wait_played(call: Call) -> float:
@@ -35,9 +36,13 @@ async def wait_played(call: Call) -> float:
 
 async def converse(
     ua: SipUA, uri: str, question: np.ndarray | None, *, caller: str, timeout: float = 60,
-    hang_up: bool = True,
+    hang_up: bool = True, partial: bool = False,
 ) -> Conversation:  # fmt: skip
-    """Call `uri`, wait for the greeting, ask `question` (8 kHz audio) and wait for the answer."""
+    """Call `uri`, wait for the greeting, ask `question` (8 kHz audio) and wait for the answer.
+
+    With `partial`, an answered call whose greeting or answer never comes is returned with
+    `error` set instead of raising (a benchmark counts how far each call got).
+    """
     call = await ua.invite(uri, caller=caller)
     conv = Conversation(invite_to_ok=call.answered_at - call.invite_at, call=call)
     try:
@@ -46,6 +51,10 @@ async def converse(
         if question is not None:
             conv.answer = await ask(call, question, lambda _: True, tries=1, timeout=timeout)
             conv.speech_end_to_answer = conv.answer.start - call.rtp.speech_ended_at
+    except (TimeoutError, ConnectionError) as err:
+        if not partial:
+            raise
+        conv.error = repr(err)
     finally:
         conv.recording = call.rtp.recording()
         if hang_up:
