@@ -28,7 +28,8 @@ async def _sip_participant(stack: SipStack) -> api.ParticipantInfo:
     ep = stack.ops.endpoint
     [room] = await stack.rooms()
     async with api.LiveKitAPI(ep.url, ep.api_key, ep.api_secret) as lk:
-        people = (await lk.room.list_participants(api.ListParticipantsRequest(room=room))).participants
+        listed = await lk.room.list_participants(api.ListParticipantsRequest(room=room))
+    people = listed.participants
     [sip] = [p for p in people if p.kind == api.ParticipantInfo.Kind.SIP]
     return sip
 

@@ -47,7 +47,7 @@ def widen_narrowband(pcm: bytes, sample_rate: int = 16000) -> bytes:
     even = x[: x.size - x.size % 2]
     down = even.reshape(-1, 2).mean(axis=1)
     up = np.interp(np.arange(x.size) / 2, np.arange(down.size), down)
-    return np.clip(np.round(up), -32768, 32767).astype(np.int16).tobytes()
+    return bytes(np.clip(np.round(up), -32768, 32767).astype(np.int16).tobytes())
 
 
 def _is_narrowband(x: np.ndarray, sample_rate: int) -> bool:
