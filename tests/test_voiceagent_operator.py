@@ -63,6 +63,7 @@ async def test_scale_up_and_down_keeps_busy_workers(stack: Stack) -> None:
     wait_for(lambda: stack.replicas("desk") >= 3, "scale up for the second call")
 
     def counted() -> bool:
+        stack.heartbeat()  # on a slow machine the first report can outlive its TTL by now
         status = stack.va("desk")["status"]
         return status["activeCalls"] == 2 and status["workers"]["busy"] == 2
 
@@ -70,14 +71,16 @@ async def test_scale_up_and_down_keeps_busy_workers(stack: Stack) -> None:
     va = {"namespace": kube.namespace, "voiceagent": "desk"}
     assert stack.metric("switchboard_voiceagent_active_calls", **va) == 2
     assert stack.metric("switchboard_voiceagent_workers", **va, state="busy") == 2
-    assert stack.metric("switchboard_worker_reports_total", result="accepted") == 2
+    assert stack.metric("switchboard_worker_reports_total", result="accepted") >= 2
     assert (stack.metric("switchboard_scaling_decision_seconds_count") or 0) >= 2
 
     # The second call ends; the first worker stays busy. After scaleDownDelay the fleet
     # shrinks to busy + warm = 2, and the busy worker is never the one removed.
     assert stack.report("desk", others[0], 0) == 200
-    wait_for(lambda: stack.replicas("desk") == 2, "scale down after scaleDownDelay")
-    wait_for(lambda: len(stack.pods("desk", ready_only=False)) == 2, "pods removed")
+    wait_for(lambda: stack.heartbeat() or stack.replicas("desk") == 2,
+             "scale down after scaleDownDelay")  # fmt: skip
+    wait_for(lambda: stack.heartbeat() or len(stack.pods("desk", ready_only=False)) == 2,
+             "pods removed")  # fmt: skip
     survivors = stack.pods("desk", ready_only=False)
     assert first in survivors, "the busy worker must never be chosen for scale-down"
     events = [e.reason for e in kube.core.list_namespaced_event(kube.namespace).items

@@ -6,6 +6,7 @@ reports a real worker sends.
 
 from __future__ import annotations
 
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from switchboard.config import OperatorConfig
 from switchboard.livekit.client import LiveKitEndpoint
 from switchboard.voiceagent.reports import report_token
-from switchboard_contract.report import REPORT_PATH, WorkerReport
+from switchboard_contract.report import REPORT_HEARTBEAT_S, REPORT_PATH, WorkerReport
 
 from devstack.procs import free_port
 from tests.fixtures.kube import GROUP, VERSION, Kube, wait_for
@@ -81,13 +82,21 @@ class Stack:
         )
         self.key = OperatorConfig(livekit_api_secret=endpoint.api_secret).report_hmac_key()
         self.seq = 0
+        self.sent: dict[tuple[str, str], tuple[int, float]] = {}  # last report, when sent
 
     def report(self, va: str, pod: str, active: int) -> int:
+        self.sent[va, pod] = (active, time.monotonic())
         self.seq += 1
         body = WorkerReport(namespace=self.kube.namespace, voice_agent=va, pod=pod,
                             active_calls=active, capacity=1, seq=self.seq)  # fmt: skip
         token = report_token(self.key, self.kube.namespace, va)
         return post_report(self.port, body.model_dump_json().encode(), token)
+
+    def heartbeat(self) -> None:
+        """Re-send each pod's last report once it is a heartbeat old, as a worker does."""
+        for (va, pod), (active, at) in list(self.sent.items()):
+            if time.monotonic() - at >= REPORT_HEARTBEAT_S:
+                self.report(va, pod, active)
 
     def warm_worker(self, **scaling: Any) -> str:
         """Apply the trunk and the "desk" VoiceAgent; the name of its one warm worker pod."""
