@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from google.protobuf.json_format import MessageToDict
+from pydantic import ValidationError
 from switchboard.api.voiceagent import VoiceAgentSpec
 from switchboard.names import Owner
-from switchboard.voiceagent.builders import agent_config, dispatch_rule
+from switchboard.reasons import field_errors
+from switchboard.voiceagent.builders import SPEC_PATH_OF_CONFIG, agent_config, dispatch_rule
 from switchboard.voiceagent.workload import (
     config_map,
     content_hash,
@@ -169,3 +172,40 @@ def test_pdb_selects_the_workers() -> None:
                      report_url="u")  # fmt: skip
     assert pdb["spec"]["selector"] == dep["spec"]["selector"]
     assert pdb["spec"]["maxUnavailable"] == 1
+
+
+@pytest.mark.parametrize(
+    ("intent", "message"),
+    [
+        ({"action": {"type": "hangup", "target": "frontdesk"}},
+         "spec.pipeline.llm.script.intents[0].action: "
+         "Value error, a hangup action takes no target"),
+        ({"reply": ""},
+         "spec.pipeline.llm.script.intents[0].reply: String should have at least 1 character"),
+        ({"action": {"type": "transfer", "target": "nobody"}},
+         "spec: Value error, intent 'asked': unknown transfer target 'nobody'"),
+    ],
+)  # fmt: skip
+def test_a_spec_the_crd_accepts_but_the_worker_cannot_run_names_the_field(
+    intent: dict[str, Any], message: str
+) -> None:
+    """The CRD admits these; agent_config refuses them, and the message says where."""
+    spec = {
+        "greeting": "Hi",
+        "pipeline": {
+            "stt": {"provider": "pocketsphinx"},
+            "tts": {"provider": "flite"},
+            "llm": {
+                "provider": "scripted",
+                "script": {
+                    "intents": [
+                        {"name": "asked", "keywords": ["hours"], "reply": "Nine to five.", **intent}
+                    ]
+                },
+            },
+        },
+    }
+    parsed = VoiceAgentSpec.model_validate(spec)  # what the API server let through
+    with pytest.raises(ValidationError) as err:
+        agent_config("team-a", "desk", parsed, None)
+    assert field_errors(err.value, renames=SPEC_PATH_OF_CONFIG) == message

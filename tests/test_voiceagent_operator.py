@@ -215,3 +215,36 @@ async def test_rollout_with_a_busy_worker_drains_it_last(stack: Stack) -> None:
     assert [d[0] for d in deletions][-1] == busy, f"busy worker not last: {deletions}"
     assert all(grace is not None and grace >= 3600 for _, grace in deletions), deletions
     assert min_ready >= 1
+
+
+async def test_a_spec_the_worker_cannot_run_is_invalid_until_fixed(stack: Stack) -> None:
+    """CRD-valid, worker-invalid: Ready=False InvalidSpec naming the field, no retry loop."""
+    kube = stack.kube
+    kube.create(trunk())
+    doc = agent()
+    intent = {"name": "bye", "keywords": ["bye"], "reply": "Goodbye.",
+              "action": {"type": "hangup", "target": "frontdesk"}}  # fmt: skip
+    doc["spec"]["pipeline"]["llm"]["script"]["intents"] = [intent]
+    kube.create(doc)
+    cond = stack.wait_condition("desk", "Ready", "False", "InvalidSpec")
+    assert cond["message"].startswith("spec.pipeline.llm.script.intents[0].action:")
+    synced = stack.condition("desk", "LiveKitSynced")
+    assert synced is not None and synced["reason"] == "InvalidSpec"
+    assert stack.va("desk")["status"]["observedGeneration"] == 1
+    # editing the spec is what fixes it: the next generation syncs
+    del intent["action"]["target"]
+    kube.custom.patch_namespaced_custom_object(
+        GROUP, VERSION, kube.namespace, "voiceagents", "desk",
+        {"spec": {"pipeline": doc["spec"]["pipeline"]}},
+    )  # fmt: skip
+    stack.wait_condition("desk", "LiveKitSynced", "True")
+
+
+async def test_a_missing_livekit_secret_is_config_not_found(stack: Stack) -> None:
+    """A brand-new VoiceAgent whose LiveKit Secret does not exist gets its condition."""
+    stack.kube.create(trunk())
+    doc = agent()
+    doc["spec"]["livekit"] = {"secretRef": {"name": "no-such-livekit"}}
+    stack.kube.create(doc)
+    cond = stack.wait_condition("desk", "Ready", "False", "ConfigNotFound")
+    assert "no-such-livekit" in cond["message"]

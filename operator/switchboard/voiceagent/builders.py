@@ -31,6 +31,15 @@ def max_call_seconds(spec: VoiceAgentSpec) -> int:
     return max(1, int(parse_duration(duration).total_seconds()))
 
 
+# Where an AgentConfig field comes from in the VoiceAgent spec, when not at the same path.
+SPEC_PATH_OF_CONFIG = {
+    "transferTargets": "telephony.transferTargets",
+    "maxCallDuration": "telephony.maxCallDuration",
+    "drainTimeout": "telephony.maxCallDuration",
+    "callsPerWorker": "scaling.callsPerWorker",
+}
+
+
 def agent_config(
     namespace: str, name: str, spec: VoiceAgentSpec, instructions: str | None
 ) -> AgentConfig:

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import kopf
+from pydantic import ValidationError
 from switchboard_contract import AgentConfig
 from switchboard_contract.report import WorkerReport
 
@@ -25,11 +26,17 @@ from switchboard.names import (
     worker_name,
 )
 from switchboard.outcomes import backoff
+from switchboard.reasons import (
+    CONFIG_NOT_FOUND,
+    CONFIG_NOT_FOUND_RETRY_S,
+    INVALID_SPEC,
+    field_errors,
+)
 from switchboard.scaling import ScalingParams, decide
 from switchboard.siptrunk.handlers import RESYNC_SECONDS
 from switchboard.state import LiveKitNotConfiguredError, OperatorState
 from switchboard.voiceagent import workload
-from switchboard.voiceagent.builders import agent_config, agent_name
+from switchboard.voiceagent.builders import SPEC_PATH_OF_CONFIG, agent_config, agent_name
 from switchboard.voiceagent.fleet import AgentFleet, pod_info
 from switchboard.voiceagent.reconcile import TrunkInfo, dispatch_ops, sync_rule, trunk_info
 from switchboard.voiceagent.reports import ReportResult, report_token
@@ -76,15 +83,25 @@ async def _sync(body: kopf.Body, retry: int, memo: kopf.Memo, trunks: TrunkIndex
 
     config_name = agent_name(owner.namespace, owner.name, va.spec)
     async with state.locks[owner.uid]:
+        # known before anything can fail, so every failure below still gets its condition
+        fleet.params = ScalingParams.from_spec(va.spec.scaling)
+        fleet.generation = generation
         try:
             lk = await state.livekit_for(owner.namespace, va.spec.livekit)
             instructions = await _instructions(owner.namespace, va.spec)
         except (kube.MissingSecretError, LiveKitNotConfiguredError) as err:
-            set_synced(False, "ConfigNotFound", str(err), None)
-            fleet.generation = generation
+            set_synced(False, CONFIG_NOT_FOUND, str(err), None)
             await rescale(fleet)
-            raise kopf.TemporaryError(str(err), delay=30) from None
-        config = agent_config(owner.namespace, owner.name, va.spec, instructions)
+            raise kopf.TemporaryError(str(err), delay=CONFIG_NOT_FOUND_RETRY_S) from None
+        try:
+            config = agent_config(owner.namespace, owner.name, va.spec, instructions)
+        except ValidationError as err:
+            # the CRD schema cannot express every rule of the worker's config: a retry
+            # would fail the same way, so say which field and stop
+            message = field_errors(err, renames=SPEC_PATH_OF_CONFIG)
+            set_synced(False, INVALID_SPEC, message, None)
+            await rescale(fleet)
+            raise kopf.PermanentError(message) from None
         fleet.livekit, fleet.agent_name = lk, config_name
         # Only the referenced SipTrunks, not the whole index.
         wanted = [
@@ -96,8 +113,6 @@ async def _sync(body: kopf.Body, retry: int, memo: kopf.Memo, trunks: TrunkIndex
             lk=lk, trunks=index, read_secret=kube.secret_keys, retry=retry,
         )  # fmt: skip
         set_synced(rule.synced, rule.reason, rule.message, rule.rule_id)
-        fleet.params = ScalingParams.from_spec(va.spec.scaling)
-        fleet.generation = generation
         await _apply_workload(state, fleet, body, va.spec, config, lk.endpoint)
     for event in rule.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
