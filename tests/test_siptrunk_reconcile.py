@@ -175,6 +175,8 @@ async def test_outage_flips_synced_then_converges(livekit_server, livekit: LiveK
     assert (synced["status"], synced["reason"]) == ("False", "LiveKitUnavailable")
     assert down.retry_after is not None
     assert cond(down, "Ready")["status"] == "True"  # the trunk still exists; only sync failed
+    # the handler's retry message is the failure itself, not the (stale, True) Ready message
+    assert down.failure is not None and down.failure.message == synced["message"]
 
     back = await run(livekit, trunk(**down.status), owner(), secrets)
     assert cond(back, "Synced")["status"] == "True"

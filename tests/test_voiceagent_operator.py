@@ -246,5 +246,5 @@ async def test_a_missing_livekit_secret_is_config_not_found(stack: Stack) -> Non
     doc = agent()
     doc["spec"]["livekit"] = {"secretRef": {"name": "no-such-livekit"}}
     stack.kube.create(doc)
-    cond = stack.wait_condition("desk", "Ready", "False", "ConfigNotFound")
+    cond = stack.wait_condition("desk", "Ready", "False", "SecretNotFound")
     assert "no-such-livekit" in cond["message"]

@@ -12,6 +12,14 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def status_patch(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """The merge patch from `old` to `new` status: changed keys, and None for removed ones."""
+    old = old or {}
+    patch = {k: v for k, v in new.items() if old.get(k) != v}
+    patch.update({k: None for k in old.keys() - new.keys()})
+    return patch
+
+
 def set_condition(
     conditions: list[Condition],
     type_: str,

@@ -1,15 +1,79 @@
-"""Condition reasons and their retry delays, named once for every kind (cert-manager style)."""
+"""Condition reasons, their messages and retry delays: named once, mapped once, for every kind.
+
+cert-manager style: a reason is a CamelCase constant a user can grep for, and each failure a
+reconcile pass can meet maps to one (reason, message, retry delay) here, whichever kind met it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-CONFIG_NOT_FOUND = "ConfigNotFound"  # a referenced Secret/ConfigMap (or the default LiveKit)
-INVALID_SPEC = "InvalidSpec"  # the spec cannot work as written: fixed only by editing it
+from switchboard.kube import MissingConfigMapError, MissingSecretError
+from switchboard.livekit.errors import LiveKitError, LiveKitNotConfiguredError, LiveKitUnavailable
+from switchboard.outcomes import REJECTED_BACKOFF_S, backoff
 
-CONFIG_NOT_FOUND_RETRY_S = 30.0  # also woken by the Secret watch, when there is one
+# every kind
+READY = "Ready"  # Ready=True
+SYNCED = "Synced"  # the LiveKit objects match the spec
+INVALID_SPEC = "InvalidSpec"  # the spec cannot work as written: fixed only by editing it
+LIVEKIT_NOT_CONFIGURED = "LiveKitNotConfigured"  # no spec.livekit and no default LiveKit
+SECRET_NOT_FOUND = "SecretNotFound"
+CONFIG_MAP_NOT_FOUND = "ConfigMapNotFound"
+LIVEKIT_UNAVAILABLE = "LiveKitUnavailable"
+CONFLICT = "Conflict"  # another object holds what this one needs (a number, a rule key)
+REJECTED = "Rejected"  # LiveKit refused the object for another reason
+# SipTrunk
+TRUNKS_READY = "TrunksReady"
+# VoiceAgent
+NO_TELEPHONY = "NoTelephony"
+TRUNK_NOT_FOUND = "TrunkNotFound"
+TRUNK_NOT_READY = "TrunkNotReady"
+NUMBER_NOT_ON_TRUNK = "NumberNotOnTrunk"
+WORKERS_AVAILABLE = "WorkersAvailable"
+NO_READY_WORKERS = "NoReadyWorkers"
+# event reasons
+DELETED = "Deleted"
+ORPHANED = "Orphaned"
+SCALED_UP, SCALED_DOWN = "ScaledUp", "ScaledDown"
+
+MISSING_CONFIG_RETRY_S = 30.0  # a Secret or ConfigMap may be created any moment
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a pass stopped: the condition's reason and message, and when to retry (None: never)."""
+
+    reason: str
+    message: str
+    retry_s: float | None
+
+
+def config_failure(
+    err: MissingSecretError | LiveKitNotConfiguredError, retry_s: float = MISSING_CONFIG_RETRY_S
+) -> Failure:
+    """A referenced Secret/ConfigMap or the LiveKit to use is missing; the message names it."""
+    if isinstance(err, LiveKitNotConfiguredError):
+        return Failure(LIVEKIT_NOT_CONFIGURED, str(err), retry_s)
+    reason = CONFIG_MAP_NOT_FOUND if isinstance(err, MissingConfigMapError) else SECRET_NOT_FOUND
+    return Failure(reason, str(err), retry_s)
+
+
+def livekit_failure(err: LiveKitError, retry: int, described: str | None = None) -> Failure:
+    """LiveKit down (retry with backoff) or refusing (slowly); `described` names a conflict."""
+    if isinstance(err, LiveKitUnavailable):
+        return Failure(
+            LIVEKIT_UNAVAILABLE, f"LiveKit unreachable or failing: {err}", backoff(retry)
+        )
+    reason = CONFLICT if "conflict" in err.message.lower() else REJECTED
+    return Failure(reason, described or str(err), max(REJECTED_BACKOFF_S, backoff(retry)))
+
+
+def invalid_spec(err: ValidationError, renames: Mapping[str, str] | None = None) -> Failure:
+    """A spec the CRD schema admitted but a model refused; the message names each field."""
+    return Failure(INVALID_SPEC, field_errors(err, renames=renames), None)
 
 
 def field_errors(
@@ -17,7 +81,8 @@ def field_errors(
 ) -> str:
     """`spec.a.b[0].c: message; …` for a pydantic error, its first key mapped by `renames`.
 
-    A model-level check (an empty location) is reported against `prefix` itself.
+    A model-level check (an empty location) is reported against `prefix` itself. Input
+    values are left out: they may be credentials.
     """
     renames = renames or {}
     parts = []

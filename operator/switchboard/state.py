@@ -10,15 +10,12 @@ from switchboard import kube
 from switchboard.api.common import LiveKitRef
 from switchboard.config import OperatorConfig
 from switchboard.livekit.client import LiveKitClient, LiveKitEndpoint
+from switchboard.livekit.errors import LiveKitNotConfiguredError
 from switchboard.metrics import OperatorMetrics, StateCollector
 from switchboard.voiceagent.fleet import Fleets
 from switchboard.voiceagent.scaler import DecisionClock
 
 LIVEKIT_SECRET_KEYS = ("url", "apiKey", "apiSecret")
-
-
-class LiveKitNotConfiguredError(Exception):
-    """Neither spec.livekit nor the operator's default LiveKit is set."""
 
 
 @dataclass

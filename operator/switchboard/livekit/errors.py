@@ -27,6 +27,10 @@ class LiveKitError(Exception):
         super().__init__(f"{operation}: {code}: {message}" if message else f"{operation}: {code}")
 
 
+class LiveKitNotConfiguredError(Exception):
+    """Neither spec.livekit nor the operator's default LiveKit is set."""
+
+
 class LiveKitUnavailable(LiveKitError):
     """LiveKit cannot be reached or answered with a server-side error: retry with backoff."""
 

@@ -7,17 +7,17 @@ from typing import Any
 
 import kopf
 
-from switchboard import kube
+from switchboard import kube, reasons
 from switchboard.api import GROUP, VERSION
 from switchboard.api.siptrunk import SipTrunk, SipTrunkSpec
-from switchboard.conditions import set_condition
+from switchboard.conditions import set_condition, status_patch
 from switchboard.config import OperatorConfig
 from switchboard.livekit.ensure import remove
-from switchboard.livekit.errors import LiveKitError, LiveKitUnavailable
+from switchboard.livekit.errors import LiveKitError, LiveKitNotConfiguredError
 from switchboard.names import CREDENTIALS_ANNOTATION, Owner
-from switchboard.outcomes import Event, backoff
+from switchboard.outcomes import Event
 from switchboard.siptrunk.reconcile import READY, inbound_ops, outbound_ops, reconcile
-from switchboard.state import LiveKitNotConfiguredError, OperatorState
+from switchboard.state import OperatorState
 
 PLURAL = "siptrunks"
 SecretRefIndex = kopf.Index[tuple[str, str], tuple[str, str | None]]
@@ -37,12 +37,8 @@ def _post(body: kopf.Body, events: list[Event]) -> None:
 
 
 def _patch_status(patch: kopf.Patch, old: dict[str, Any], new: dict[str, Any]) -> None:
-    """Merge-patch only what changed; keys that disappeared are nulled."""
-    for key in old.keys() - new.keys():
-        patch.status[key] = None
-    for key, value in new.items():
-        if old.get(key) != value:
-            patch.status[key] = value
+    for key, value in status_patch(old, new).items():
+        patch.status[key] = value
 
 
 def referenced_secrets(spec: SipTrunkSpec) -> set[str]:
@@ -66,21 +62,21 @@ async def _sync(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo)
         try:
             lk = await state.livekit_for(owner.namespace, trunk.spec.livekit)
         except (kube.MissingSecretError, LiveKitNotConfiguredError) as err:
+            why = reasons.config_failure(err)
             conditions = set_condition(
-                list(old.get("conditions", [])), READY, False, "LiveKitNotConfigured", str(err),
+                list(old.get("conditions", [])), READY, False, why.reason, why.message,
                 generation=generation, now=datetime.now(UTC),
             )  # fmt: skip
             _patch_status(patch, old, {**old, "conditions": conditions})
-            raise kopf.TemporaryError(str(err), delay=30) from None
+            raise kopf.TemporaryError(why.message, delay=why.retry_s) from None
         result = await reconcile(
             trunk, owner=owner, generation=generation, lk=lk,
             read_secret=kube.secret_keys, now=datetime.now(UTC), retry=retry,
         )  # fmt: skip
     _patch_status(patch, old, result.status)
     _post(body, result.events)
-    if result.retry_after is not None:
-        ready = next(c for c in result.status["conditions"] if c["type"] in (READY, "Synced"))
-        raise kopf.TemporaryError(ready["message"], delay=result.retry_after)
+    if result.failure is not None and result.failure.retry_s is not None:
+        raise kopf.TemporaryError(result.failure.message, delay=result.failure.retry_s)
 
 
 @kopf.on.resume(*RESOURCE)
@@ -107,14 +103,14 @@ async def siptrunk_delete(*, body: kopf.Body, retry: int, memo: kopf.Memo, **_: 
     owner = _owner(body)
     status = body.get("status") or {}
     if trunk.spec.deletion_policy == "Orphan":
-        kopf.info(body, reason="Orphaned", message="Left the LiveKit trunks in place")
+        kopf.info(body, reason=reasons.ORPHANED, message="Left the LiveKit trunks in place")
         state.forget(owner.uid)
         return
     try:
         lk = await state.livekit_for(owner.namespace, trunk.spec.livekit)
     except (kube.MissingSecretError, LiveKitNotConfiguredError) as err:
         # Without credentials nothing can be deleted; blocking deletion forever helps no one.
-        kopf.warn(body, reason="Orphaned", message=f"Cannot reach LiveKit to delete: {err}")
+        kopf.warn(body, reason=reasons.ORPHANED, message=f"Cannot reach LiveKit to delete: {err}")
         return
     async with state.locks[owner.uid]:
         try:
@@ -122,11 +118,10 @@ async def siptrunk_delete(*, body: kopf.Body, retry: int, memo: kopf.Memo, **_: 
                 *await remove(inbound_ops(lk), owner, status.get("inboundTrunkID")),
                 *await remove(outbound_ops(lk), owner, status.get("outboundTrunkID")),
             ]
-        except LiveKitUnavailable as err:
-            raise kopf.TemporaryError(f"waiting for LiveKit: {err}", delay=backoff(retry)) from None
         except LiveKitError as err:
-            raise kopf.TemporaryError(str(err), delay=max(30.0, backoff(retry))) from None
-    kopf.info(body, reason="Deleted", message=f"Deleted LiveKit trunks {', '.join(deleted)}")
+            why = reasons.livekit_failure(err, retry)
+            raise kopf.TemporaryError(why.message, delay=why.retry_s) from None
+    kopf.info(body, reason=reasons.DELETED, message=f"Deleted LiveKit trunks {', '.join(deleted)}")
     state.forget(owner.uid)
 
 

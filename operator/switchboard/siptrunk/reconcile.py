@@ -13,6 +13,7 @@ from typing import Any
 
 from livekit import api
 
+from switchboard import reasons
 from switchboard.api.siptrunk import SipAuthSecretRef, SipTrunk
 from switchboard.conditions import is_true, rfc3339, set_condition
 from switchboard.kube import MissingSecretError
@@ -20,7 +21,8 @@ from switchboard.livekit.client import LiveKitClient
 from switchboard.livekit.ensure import M, ObjectOps, ensure, remove
 from switchboard.livekit.errors import LiveKitRejected, LiveKitUnavailable
 from switchboard.names import Owner, parse_owner_metadata
-from switchboard.outcomes import REJECTED_BACKOFF_S, Event, backoff, outcome_event
+from switchboard.outcomes import Event, outcome_event
+from switchboard.reasons import Failure
 from switchboard.siptrunk.builders import (
     INBOUND,
     INBOUND_FIELDS,
@@ -33,15 +35,20 @@ from switchboard.siptrunk.builders import (
 
 SecretReader = Callable[[str, str, str, str], Awaitable[list[str]]]
 
-READY, SYNCED = "Ready", "Synced"
-MISSING_SECRET_RETRY_S = 30.0
+READY, SYNCED = "Ready", "Synced"  # condition types
 
 
 @dataclass(frozen=True)
 class Result:
+    """The status to store, events to post, and why the pass stopped short (if it did)."""
+
     status: dict[str, Any]
     events: list[Event] = field(default_factory=list)
-    retry_after: float | None = None
+    failure: Failure | None = None
+
+    @property
+    def retry_after(self) -> float | None:
+        return self.failure.retry_s if self.failure else None
 
 
 def inbound_ops(lk: LiveKitClient) -> ObjectOps[api.SIPInboundTrunkInfo]:
@@ -102,7 +109,9 @@ async def _sync(
         removed = await remove(ops, owner, known_id)
         if not removed:
             return None, None
-        return None, Event("Normal", "Deleted", f"Deleted LiveKit {ops.role} trunk {removed[0]}")
+        return None, Event(
+            "Normal", reasons.DELETED, f"Deleted LiveKit {ops.role} trunk {removed[0]}"
+        )
     outcome = await ensure(ops, owner, desired, known_id)
     return outcome.object_id, outcome_event(f"LiveKit {ops.role} trunk", outcome)
 
@@ -129,10 +138,10 @@ async def reconcile(
             conditions, type_, ok, reason, message, generation=generation, now=now
         )
 
-    def finish(retry_after: float | None = None) -> Result:
+    def finish(failure: Failure | None = None) -> Result:
         status["conditions"] = conditions
         status["observedGeneration"] = generation
-        return Result(status, events, retry_after)
+        return Result(status, events, failure)
 
     try:
         inbound_auth = await _credentials(
@@ -142,9 +151,10 @@ async def reconcile(
             read_secret, owner.namespace, spec.outbound.auth_secret_ref if spec.outbound else None
         )
     except MissingSecretError as err:
-        cond(READY, False, "SecretNotFound", str(err))
-        events.append(Event("Warning", "SecretNotFound", str(err)))
-        return finish(MISSING_SECRET_RETRY_S)
+        why = reasons.config_failure(err)
+        cond(READY, False, why.reason, why.message)
+        events.append(Event("Warning", why.reason, why.message))
+        return finish(why)
 
     inbound = inbound_trunk(owner, spec.inbound, inbound_auth) if spec.inbound else None
     outbound = outbound_trunk(owner, spec.outbound, outbound_auth) if spec.outbound else None
@@ -154,15 +164,15 @@ async def reconcile(
             outbound_ops(lk), owner, outbound, old.get("outboundTrunkID")
         )
     except LiveKitUnavailable as err:
-        cond(SYNCED, False, "LiveKitUnavailable", f"LiveKit unreachable or failing: {err}")
-        return finish(backoff(retry))
+        why = reasons.livekit_failure(err, retry)
+        cond(SYNCED, False, why.reason, why.message)
+        return finish(why)
     except LiveKitRejected as err:
-        message = await _describe_conflict(lk, err, owner)
-        reason = "Conflict" if "conflict" in err.message.lower() else "Rejected"
-        cond(SYNCED, False, reason, message)
-        cond(READY, False, reason, message)
-        events.append(Event("Warning", reason, message))
-        return finish(max(REJECTED_BACKOFF_S, backoff(retry)))
+        why = reasons.livekit_failure(err, retry, await _describe_conflict(lk, err, owner))
+        cond(SYNCED, False, why.reason, why.message)
+        cond(READY, False, why.reason, why.message)
+        events.append(Event("Warning", why.reason, why.message))
+        return finish(why)
 
     for key, value in (("inboundTrunkID", in_id), ("outboundTrunkID", out_id)):
         if value:
@@ -175,7 +185,7 @@ async def reconcile(
     was_synced = is_true(old.get("conditions", []), SYNCED)
     if changed or not was_synced or "lastSyncTime" not in status:
         status["lastSyncTime"] = rfc3339(now)
-    cond(SYNCED, True, "Synced", "LiveKit matches the spec")
+    cond(SYNCED, True, reasons.SYNCED, "LiveKit matches the spec")
     directions = [d for d, s in ((INBOUND, spec.inbound), (OUTBOUND, spec.outbound)) if s]
-    cond(READY, True, "TrunksReady", f"LiveKit {' and '.join(directions)} trunk ready")
+    cond(READY, True, reasons.TRUNKS_READY, f"LiveKit {' and '.join(directions)} trunk ready")
     return finish()

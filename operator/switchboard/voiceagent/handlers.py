@@ -10,13 +10,13 @@ from pydantic import ValidationError
 from switchboard_contract import AgentConfig
 from switchboard_contract.report import WorkerReport
 
-from switchboard import kube
+from switchboard import kube, reasons
 from switchboard.api import API_VERSION, GROUP, VERSION
 from switchboard.api.voiceagent import VoiceAgent, VoiceAgentSpec
 from switchboard.conditions import set_condition
 from switchboard.livekit.client import LiveKitEndpoint
 from switchboard.livekit.ensure import remove
-from switchboard.livekit.errors import LiveKitError, LiveKitUnavailable
+from switchboard.livekit.errors import LiveKitError, LiveKitNotConfiguredError
 from switchboard.names import (
     TRUNKS_ANNOTATION,
     VOICEAGENT_ANNOTATION,
@@ -25,16 +25,9 @@ from switchboard.names import (
     Owner,
     worker_name,
 )
-from switchboard.outcomes import backoff
-from switchboard.reasons import (
-    CONFIG_NOT_FOUND,
-    CONFIG_NOT_FOUND_RETRY_S,
-    INVALID_SPEC,
-    field_errors,
-)
 from switchboard.scaling import ScalingParams, decide
 from switchboard.siptrunk.handlers import RESYNC_SECONDS
-from switchboard.state import LiveKitNotConfiguredError, OperatorState
+from switchboard.state import OperatorState
 from switchboard.voiceagent import workload
 from switchboard.voiceagent.builders import SPEC_PATH_OF_CONFIG, agent_config, agent_name
 from switchboard.voiceagent.fleet import AgentFleet, pod_info
@@ -90,18 +83,19 @@ async def _sync(body: kopf.Body, retry: int, memo: kopf.Memo, trunks: TrunkIndex
             lk = await state.livekit_for(owner.namespace, va.spec.livekit)
             instructions = await _instructions(owner.namespace, va.spec)
         except (kube.MissingSecretError, LiveKitNotConfiguredError) as err:
-            set_synced(False, CONFIG_NOT_FOUND, str(err), None)
+            why = reasons.config_failure(err)
+            set_synced(False, why.reason, why.message, None)
             await rescale(fleet)
-            raise kopf.TemporaryError(str(err), delay=CONFIG_NOT_FOUND_RETRY_S) from None
+            raise kopf.TemporaryError(why.message, delay=why.retry_s) from None
         try:
             config = agent_config(owner.namespace, owner.name, va.spec, instructions)
         except ValidationError as err:
             # the CRD schema cannot express every rule of the worker's config: a retry
             # would fail the same way, so say which field and stop
-            message = field_errors(err, renames=SPEC_PATH_OF_CONFIG)
-            set_synced(False, INVALID_SPEC, message, None)
+            why = reasons.invalid_spec(err, renames=SPEC_PATH_OF_CONFIG)
+            set_synced(False, why.reason, why.message, None)
             await rescale(fleet)
-            raise kopf.PermanentError(message) from None
+            raise kopf.PermanentError(why.message) from None
         fleet.livekit, fleet.agent_name = lk, config_name
         # Only the referenced SipTrunks, not the whole index.
         wanted = [
@@ -199,14 +193,13 @@ async def voiceagent_delete(*, body: kopf.Body, retry: int, memo: kopf.Memo, **_
     try:
         lk = await state.livekit_for(owner.namespace, va.spec.livekit)
     except (kube.MissingSecretError, LiveKitNotConfiguredError) as err:
-        kopf.warn(body, reason="Orphaned", message=f"Cannot reach LiveKit to delete: {err}")
+        kopf.warn(body, reason=reasons.ORPHANED, message=f"Cannot reach LiveKit to delete: {err}")
     else:
         try:
             await remove(dispatch_ops(lk), owner, (body.get("status") or {}).get("dispatchRuleID"))
-        except LiveKitUnavailable as err:
-            raise kopf.TemporaryError(f"waiting for LiveKit: {err}", delay=backoff(retry)) from None
         except LiveKitError as err:
-            raise kopf.TemporaryError(str(err), delay=max(30.0, backoff(retry))) from None
+            why = reasons.livekit_failure(err, retry)
+            raise kopf.TemporaryError(why.message, delay=why.retry_s) from None
     state.fleets.drop(owner.namespace, owner.name)
     state.forget(owner.uid)
 

@@ -11,13 +11,14 @@ from typing import Any
 
 from livekit import api
 
+from switchboard import reasons
 from switchboard.api.voiceagent import VoiceAgentSpec
 from switchboard.kube import MissingSecretError
 from switchboard.livekit.client import LiveKitClient
 from switchboard.livekit.ensure import ObjectOps, ensure, remove
 from switchboard.livekit.errors import LiveKitRejected, LiveKitUnavailable
 from switchboard.names import Owner, parse_owner_metadata
-from switchboard.outcomes import REJECTED_BACKOFF_S, Event, backoff, outcome_event
+from switchboard.outcomes import Event, backoff, outcome_event
 from switchboard.voiceagent.builders import DISPATCH, DISPATCH_FIELDS, dispatch_rule
 
 SecretReader = Callable[[str, str, str], Awaitable[list[str]]]
@@ -69,16 +70,20 @@ def check_trunks(
     for name in spec.telephony.trunks:
         info = trunks.get((namespace, name))
         if info is None:
-            return [], "TrunkNotFound", f"SipTrunk {name!r} not found in namespace {namespace!r}"
+            return (
+                [],
+                reasons.TRUNK_NOT_FOUND,
+                f"SipTrunk {name!r} not found in namespace {namespace!r}",
+            )
         if not info.ready or not info.inbound_trunk_id:
-            return [], "TrunkNotReady", f"SipTrunk {name!r} has no Ready inbound trunk yet"
+            return [], reasons.TRUNK_NOT_READY, f"SipTrunk {name!r} has no Ready inbound trunk yet"
         ids.append(info.inbound_trunk_id)
         numbers.update(info.numbers)
     stray = sorted(set(spec.telephony.numbers) - numbers)
     if stray:
         return (
             [],
-            "NumberNotOnTrunk",
+            reasons.NUMBER_NOT_ON_TRUNK,
             (f"spec.telephony.numbers {stray} are not numbers of the referenced SipTrunks"),
         )
     return ids, None, ""
@@ -109,11 +114,15 @@ async def sync_rule(
     try:
         if spec.telephony is None:
             removed = await remove(ops, owner, known_id)
-            events = [Event("Normal", "Deleted", f"Deleted dispatch rule {i}") for i in removed]
-            return RuleResult(True, "NoTelephony", "no telephony: no dispatch rule", None, events)
+            events = [
+                Event("Normal", reasons.DELETED, f"Deleted dispatch rule {i}") for i in removed
+            ]
+            message = "no telephony: no dispatch rule"
+            return RuleResult(True, reasons.NO_TELEPHONY, message, None, events)
         ids, reason, message = check_trunks(spec, owner.namespace, trunks)
         if reason is not None:
-            retry_after = None if reason == "NumberNotOnTrunk" else backoff(retry, cap=TRUNK_WAIT_S)
+            permanent = reason == reasons.NUMBER_NOT_ON_TRUNK
+            retry_after = None if permanent else backoff(retry, cap=TRUNK_WAIT_S)
             return RuleResult(False, reason, message, known_id, [], retry_after)
         pin = ""
         ref = spec.telephony.dispatch.pin_secret_ref
@@ -121,20 +130,18 @@ async def sync_rule(
             (pin,) = await read_secret(owner.namespace, ref.name, ref.key)
         outcome = await ensure(ops, owner, dispatch_rule(owner, spec, ids, pin), known_id)
     except MissingSecretError as err:
-        wait = backoff(retry, cap=TRUNK_WAIT_S)
-        return RuleResult(False, "SecretNotFound", str(err), known_id, [], wait)
+        why = reasons.config_failure(err, retry_s=backoff(retry, cap=TRUNK_WAIT_S))
+        return RuleResult(False, why.reason, why.message, known_id, [], why.retry_s)
     except LiveKitUnavailable as err:
-        message = f"LiveKit unreachable or failing: {err}"
-        return RuleResult(False, "LiveKitUnavailable", message, known_id, [], backoff(retry))
+        why = reasons.livekit_failure(err, retry)
+        return RuleResult(False, why.reason, why.message, known_id, [], why.retry_s)
     except LiveKitRejected as err:
-        message = await _describe_conflict(lk, err, owner)
-        reason = "Conflict" if "conflict" in err.message.lower() else "Rejected"
-        events = [Event("Warning", reason, message)]
-        delay = max(REJECTED_BACKOFF_S, backoff(retry))
-        return RuleResult(False, reason, message, known_id, events, delay)
+        why = reasons.livekit_failure(err, retry, await _describe_conflict(lk, err, owner))
+        events = [Event("Warning", why.reason, why.message)]
+        return RuleResult(False, why.reason, why.message, known_id, events, why.retry_s)
     event = outcome_event("dispatch rule", outcome)
     return RuleResult(
-        True, "Synced", "LiveKit dispatch rule matches the spec", outcome.object_id,
+        True, reasons.SYNCED, "LiveKit dispatch rule matches the spec", outcome.object_id,
         [event] if event else [],
     )  # fmt: skip
 

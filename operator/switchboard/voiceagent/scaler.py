@@ -15,8 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from switchboard import kube
-from switchboard.conditions import set_condition
+from switchboard import kube, reasons
+from switchboard.conditions import set_condition, status_patch
 from switchboard.names import POD_DELETION_COST, worker_name
 from switchboard.outcomes import Event
 from switchboard.scaling import Decision, decide
@@ -48,21 +48,21 @@ def compose_status(fleet: AgentFleet, decision: Decision, now: datetime) -> dict
     gen = fleet.generation
     ready_workers = decision.ready
     if decision.desired == 0 or ready_workers > 0:
-        conditions = set_condition(conditions, WORKERS_READY, True, "WorkersAvailable",
+        conditions = set_condition(conditions, WORKERS_READY, True, reasons.WORKERS_AVAILABLE,
                                    f"{ready_workers} ready, {decision.idle} idle",
                                    generation=gen, now=now)  # fmt: skip
     else:
-        conditions = set_condition(conditions, WORKERS_READY, False, "NoReadyWorkers",
+        conditions = set_condition(conditions, WORKERS_READY, False, reasons.NO_READY_WORKERS,
                                    f"0 of {decision.desired} workers ready",
                                    generation=gen, now=now)  # fmt: skip
     synced = next((c for c in conditions if c["type"] == LIVEKIT_SYNCED), None)
     workers_ok = next(c for c in conditions if c["type"] == WORKERS_READY)["status"] == "True"
     if synced is not None and synced["status"] == "True" and workers_ok:
-        conditions = set_condition(conditions, READY, True, "Ready", "taking calls",
+        conditions = set_condition(conditions, READY, True, reasons.READY, "taking calls",
                                    generation=gen, now=now)  # fmt: skip
     else:
         why = synced if synced is not None and synced["status"] != "True" else None
-        reason = why["reason"] if why else "NoReadyWorkers"
+        reason = why["reason"] if why else reasons.NO_READY_WORKERS
         message = why["message"] if why else "no ready worker yet"
         conditions = set_condition(conditions, READY, False, reason, message,
                                    generation=gen, now=now)  # fmt: skip
@@ -98,7 +98,7 @@ async def rescale(
         if fleet.replicas is not None and decision.desired != current:
             await kube.scale_deployment(namespace, worker_name(name), decision.desired)
             fleet.replicas = decision.desired
-            verb = "ScaledUp" if decision.desired > current else "ScaledDown"
+            verb = reasons.SCALED_UP if decision.desired > current else reasons.SCALED_DOWN
             events.append(Event("Normal", verb,
                                 f"workers {current} -> {decision.desired} "
                                 f"({decision.active_calls} active calls)"))  # fmt: skip
@@ -110,7 +110,9 @@ async def rescale(
                 await kube.annotate_pod(namespace, pod, {POD_DELETION_COST: str(cost)})
         status = compose_status(fleet, decision, datetime.now(UTC))
         if status != fleet.last_status:
-            await kube.patch_status(PLURAL, namespace, name, _diff(fleet.last_status, status))
+            await kube.patch_status(
+                PLURAL, namespace, name, status_patch(fleet.last_status, status)
+            )
             fleet.last_status = status
         _schedule_recheck(fleet, decision)
         repair_dropped_calls(fleet, decision)
@@ -118,13 +120,6 @@ async def rescale(
         # Not kopf.event: this also runs from the report endpoint, outside kopf's context.
         await kube.post_event(fleet.ref, event.type, event.reason, event.message)
     return decision
-
-
-def _diff(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
-    old = old or {}
-    patch = {k: v for k, v in new.items() if old.get(k) != v}
-    patch.update({k: None for k in old.keys() - new.keys()})
-    return patch
 
 
 def repair_dropped_calls(fleet: AgentFleet, decision: Decision) -> None:
