@@ -27,6 +27,14 @@ def test_parse_duration_rejects(text: str) -> None:
         parse_duration(text)
 
 
+@pytest.mark.parametrize("text", ["169h", "100000000000000s", "167h61m"])
+def test_parse_duration_caps_at_a_week(text: str) -> None:
+    """The CRD pattern admits any length; past a week it is a typo (and 10^14 s overflows)."""
+    assert parse_duration("168h") == timedelta(days=7)
+    with pytest.raises(ValueError, match="longer than 168h"):
+        parse_duration(text)
+
+
 def test_siptrunk_defaults_and_wire_form() -> None:
     spec = SipTrunkSpec.model_validate({"inbound": {"numbers": ["+15550100100"]}})
     assert spec.deletion_policy == "Delete"

@@ -248,3 +248,23 @@ async def test_a_missing_livekit_secret_is_config_not_found(stack: Stack) -> Non
     stack.kube.create(doc)
     cond = stack.wait_condition("desk", "Ready", "False", "SecretNotFound")
     assert "no-such-livekit" in cond["message"]
+
+
+async def test_a_spec_the_api_model_refuses_is_invalid_not_retried(stack: Stack) -> None:
+    """The CRD pattern admits a 10^14 s duration; the model refuses it: InvalidSpec, no loop."""
+    stack.kube.create(trunk())
+    doc = agent()
+    doc["spec"]["telephony"]["maxCallDuration"] = "100000000000000s"
+    stack.kube.create(doc)
+    cond = stack.wait_condition("desk", "Ready", "False", "InvalidSpec")
+    assert cond["message"].startswith("spec.telephony.maxCallDuration: ")
+    assert "longer than 168h" in cond["message"]
+    stack.kube.delete("VoiceAgent", "desk")  # an invalid spec never blocks its own deletion
+
+    def gone() -> bool:
+        listed = stack.kube.custom.list_namespaced_custom_object(
+            GROUP, VERSION, stack.kube.namespace, "voiceagents"
+        )
+        return not listed["items"]
+
+    wait_for(gone, "the VoiceAgent gone")

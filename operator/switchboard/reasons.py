@@ -71,9 +71,14 @@ def livekit_failure(err: LiveKitError, retry: int, described: str | None = None)
     return Failure(reason, described or str(err), max(REJECTED_BACKOFF_S, backoff(retry)))
 
 
-def invalid_spec(err: ValidationError, renames: Mapping[str, str] | None = None) -> Failure:
-    """A spec the CRD schema admitted but a model refused; the message names each field."""
-    return Failure(INVALID_SPEC, field_errors(err, renames=renames), None)
+def invalid_spec(
+    err: ValidationError, renames: Mapping[str, str] | None = None, prefix: str = "spec"
+) -> Failure:
+    """A spec the CRD schema admitted but a model refused; the message names each field.
+
+    `prefix` is where the refused model sits in the object ("" for a whole-object model).
+    """
+    return Failure(INVALID_SPEC, field_errors(err, prefix=prefix, renames=renames), None)
 
 
 def field_errors(
@@ -92,6 +97,6 @@ def field_errors(
             if isinstance(key, int):
                 path += f"[{key}]"
             else:
-                path += "." + (renames.get(key, key) if i == 0 else key)
+                path += ("." if path else "") + (renames.get(key, key) if i == 0 else key)
         parts.append(f"{path}: {e['msg']}")
     return "; ".join(parts)

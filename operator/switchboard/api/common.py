@@ -6,15 +6,34 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    ValidationError,
+)
 from pydantic.alias_generators import to_camel
 
 # Go-style durations ("90s", "1h30m", "250ms"): what kubectl users already write elsewhere.
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+MAX_DURATION = timedelta(days=7)  # longer is a typo; far longer overflows timedelta
 E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
-Duration = Annotated[str, StringConstraints(pattern=DURATION_PATTERN, max_length=32)]
+
+def _bounded_duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+Duration = Annotated[
+    str,
+    StringConstraints(pattern=DURATION_PATTERN, max_length=32),
+    AfterValidator(_bounded_duration),
+]
 E164 = Annotated[str, StringConstraints(pattern=E164_PATTERN, max_length=16)]
 ObjectName = Annotated[str, StringConstraints(min_length=1, max_length=253)]
 
@@ -23,10 +42,25 @@ _PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
 
 
 def parse_duration(value: str) -> timedelta:
-    """Parse a Go-style duration as validated by DURATION_PATTERN."""
+    """Parse a Go-style duration as validated by DURATION_PATTERN, at most MAX_DURATION."""
     if not re.fullmatch(DURATION_PATTERN, value):
         raise ValueError(f"invalid duration {value!r}: expected e.g. 30s, 5m, 1h30m")
-    return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in _PART.findall(value)))
+    seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(value))
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"duration {value!r} is longer than {MAX_DURATION.days * 24}h")
+    return timedelta(seconds=seconds)
+
+
+def livekit_ref_of(spec: Any) -> LiveKitRef | None:
+    """Just spec.livekit of a raw spec, for deletes: a spec invalid elsewhere must not block
+    its own deletion. None when absent or itself invalid (then the default LiveKit is used)."""
+    raw = spec.get("livekit") if isinstance(spec, dict) else None
+    if raw is None:
+        return None
+    try:
+        return LiveKitRef.model_validate(raw)
+    except ValidationError:
+        return None
 
 
 class Model(BaseModel):

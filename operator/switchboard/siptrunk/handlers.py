@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
+from pydantic import ValidationError
 
 from switchboard import kube, reasons
 from switchboard.api import GROUP, VERSION
+from switchboard.api.common import livekit_ref_of
 from switchboard.api.siptrunk import SipTrunk, SipTrunkSpec
 from switchboard.conditions import set_condition, status_patch
 from switchboard.config import OperatorConfig
@@ -54,10 +56,20 @@ def referenced_secrets(spec: SipTrunkSpec) -> set[str]:
 
 async def _sync(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo) -> None:
     state: OperatorState = memo.state
-    trunk = SipTrunk.model_validate(dict(body))
     owner = _owner(body)
     generation = int(body["metadata"].get("generation", 0))
     old = dict(body.get("status") or {})
+    try:
+        trunk = SipTrunk.model_validate(dict(body))
+    except ValidationError as err:
+        # the CRD admitted what the model refuses: say which field, and stop retrying
+        why = reasons.invalid_spec(err, prefix="")
+        conditions = set_condition(
+            list(old.get("conditions", [])), READY, False, why.reason, why.message,
+            generation=generation, now=datetime.now(UTC),
+        )  # fmt: skip
+        _patch_status(patch, old, {**old, "conditions": conditions})
+        raise kopf.PermanentError(why.message) from None
     async with state.locks[owner.uid]:
         try:
             lk = await state.livekit_for(owner.namespace, trunk.spec.livekit)
@@ -99,15 +111,15 @@ async def siptrunk_resync(
 @kopf.on.delete(*RESOURCE)
 async def siptrunk_delete(*, body: kopf.Body, retry: int, memo: kopf.Memo, **_: Any) -> None:
     state: OperatorState = memo.state
-    trunk = SipTrunk.model_validate(dict(body))
     owner = _owner(body)
     status = body.get("status") or {}
-    if trunk.spec.deletion_policy == "Orphan":
+    raw = dict(body.get("spec") or {})
+    if raw.get("deletionPolicy") == "Orphan":
         kopf.info(body, reason=reasons.ORPHANED, message="Left the LiveKit trunks in place")
         state.forget(owner.uid)
         return
     try:
-        lk = await state.livekit_for(owner.namespace, trunk.spec.livekit)
+        lk = await state.livekit_for(owner.namespace, livekit_ref_of(raw))
     except (kube.MissingSecretError, LiveKitNotConfiguredError) as err:
         # Without credentials nothing can be deleted; blocking deletion forever helps no one.
         kopf.warn(body, reason=reasons.ORPHANED, message=f"Cannot reach LiveKit to delete: {err}")

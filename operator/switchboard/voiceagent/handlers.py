@@ -12,7 +12,8 @@ from switchboard_contract.report import WorkerReport
 
 from switchboard import kube, reasons
 from switchboard.api import API_VERSION, GROUP, VERSION
-from switchboard.api.voiceagent import VoiceAgent, VoiceAgentSpec
+from switchboard.api.common import livekit_ref_of
+from switchboard.api.voiceagent import Scaling, VoiceAgentSpec
 from switchboard.conditions import set_condition
 from switchboard.livekit.client import LiveKitEndpoint
 from switchboard.livekit.ensure import remove
@@ -60,12 +61,23 @@ async def _instructions(namespace: str, spec: VoiceAgentSpec) -> str | None:
 
 async def _sync(body: kopf.Body, retry: int, memo: kopf.Memo, trunks: TrunkIndex) -> None:
     state: OperatorState = memo.state
-    va = VoiceAgent.model_validate(dict(body))
     meta = body["metadata"]
     owner = Owner("VoiceAgent", meta["namespace"], meta["name"], meta["uid"])
     fleet = _fleet(state, body)
     generation = int(meta.get("generation", 0))
     old_conditions = list((fleet.last_status or {}).get("conditions", []))
+    try:
+        spec = VoiceAgentSpec.model_validate(dict(body.get("spec") or {}))
+    except ValidationError as err:
+        # the CRD admitted what the model refuses (e.g. a 10^14 s duration): say so, stop
+        why = reasons.invalid_spec(err)
+        conds = set_condition(old_conditions, LIVEKIT_SYNCED, False, why.reason, why.message,
+                              generation=generation, now=kube.utcnow())  # fmt: skip
+        fleet.spec_status = {**fleet.spec_status, "conditions": conds}
+        fleet.generation = generation
+        fleet.params = fleet.params or ScalingParams.from_spec(Scaling())  # the defaults
+        await rescale(fleet)
+        raise kopf.PermanentError(why.message) from None
 
     def set_synced(ok: bool, reason: str, message: str, rule_id: str | None) -> None:
         conds = set_condition(old_conditions, LIVEKIT_SYNCED, ok, reason, message,
@@ -74,21 +86,21 @@ async def _sync(body: kopf.Body, retry: int, memo: kopf.Memo, trunks: TrunkIndex
         if rule_id:
             fleet.spec_status["dispatchRuleID"] = rule_id
 
-    config_name = agent_name(owner.namespace, owner.name, va.spec)
+    config_name = agent_name(owner.namespace, owner.name, spec)
     async with state.locks[owner.uid]:
         # known before anything can fail, so every failure below still gets its condition
-        fleet.params = ScalingParams.from_spec(va.spec.scaling)
+        fleet.params = ScalingParams.from_spec(spec.scaling)
         fleet.generation = generation
         try:
-            lk = await state.livekit_for(owner.namespace, va.spec.livekit)
-            instructions = await _instructions(owner.namespace, va.spec)
+            lk = await state.livekit_for(owner.namespace, spec.livekit)
+            instructions = await _instructions(owner.namespace, spec)
         except (kube.MissingSecretError, LiveKitNotConfiguredError) as err:
             why = reasons.config_failure(err)
             set_synced(False, why.reason, why.message, None)
             await rescale(fleet)
             raise kopf.TemporaryError(why.message, delay=why.retry_s) from None
         try:
-            config = agent_config(owner.namespace, owner.name, va.spec, instructions)
+            config = agent_config(owner.namespace, owner.name, spec, instructions)
         except ValidationError as err:
             # the CRD schema cannot express every rule of the worker's config: a retry
             # would fail the same way, so say which field and stop
@@ -98,16 +110,14 @@ async def _sync(body: kopf.Body, retry: int, memo: kopf.Memo, trunks: TrunkIndex
             raise kopf.PermanentError(why.message) from None
         fleet.livekit, fleet.agent_name = lk, config_name
         # Only the referenced SipTrunks, not the whole index.
-        wanted = [
-            (owner.namespace, t) for t in (va.spec.telephony.trunks if va.spec.telephony else [])
-        ]
+        wanted = [(owner.namespace, t) for t in (spec.telephony.trunks if spec.telephony else [])]
         index = {key: next(iter(trunks[key])) for key in wanted if key in trunks}
         rule = await sync_rule(
-            va.spec, owner=owner, known_id=(fleet.last_status or {}).get("dispatchRuleID"),
+            spec, owner=owner, known_id=(fleet.last_status or {}).get("dispatchRuleID"),
             lk=lk, trunks=index, read_secret=kube.secret_keys, retry=retry,
         )  # fmt: skip
         set_synced(rule.synced, rule.reason, rule.message, rule.rule_id)
-        await _apply_workload(state, fleet, body, va.spec, config, lk.endpoint)
+        await _apply_workload(state, fleet, body, spec, config, lk.endpoint)
     for event in rule.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
     await rescale(fleet)
@@ -187,11 +197,10 @@ async def voiceagent_owner(
 async def voiceagent_delete(*, body: kopf.Body, retry: int, memo: kopf.Memo, **_: Any) -> None:
     """Remove the dispatch rule; the workload goes by owner-reference garbage collection."""
     state: OperatorState = memo.state
-    va = VoiceAgent.model_validate(dict(body))
     meta = body["metadata"]
     owner = Owner("VoiceAgent", meta["namespace"], meta["name"], meta["uid"])
     try:
-        lk = await state.livekit_for(owner.namespace, va.spec.livekit)
+        lk = await state.livekit_for(owner.namespace, livekit_ref_of(body.get("spec")))
     except (kube.MissingSecretError, LiveKitNotConfiguredError) as err:
         kopf.warn(body, reason=reasons.ORPHANED, message=f"Cannot reach LiveKit to delete: {err}")
     else:
