@@ -118,13 +118,14 @@ class Bench:
         return await converse(self.ua, self.bridge.uri(NUMBER), self.question, caller=caller,
                               partial=partial)  # fmt: skip
 
-    async def roots(self, count: int) -> list[Any]:
-        """Wait until `count` calls' root spans arrived (exported at each call's end)."""
-        await asyncio.to_thread(poll, lambda: len(self._roots()) >= count, 30, "root spans")
-        return self._roots()
-
-    def _roots(self) -> list[Any]:
+    def roots(self) -> list[Any]:
+        """The calls' root spans exported so far (each at its call's end)."""
         return [s for s in self.otlp.spans if not s.parent_id]
+
+    async def next_root(self, before: int) -> Any:
+        """The root span of the call that ended after `before` roots had arrived."""
+        await asyncio.to_thread(poll, lambda: len(self.roots()) > before, 30, "a root span")
+        return self.roots()[before]
 
 
 def _ready_for_call(worker: AgentWorker, served: int) -> bool:
@@ -141,9 +142,9 @@ async def warm(b: Bench, calls: int) -> dict[str, Any]:
     rows = []
     for i in range(calls):
         await asyncio.to_thread(poll, lambda n=i: _ready_for_call(worker, n), 120, "a warm worker")
+        before = len(b.roots())
         row: dict[str, Any] = _row(await b.call())
-        roots = await b.roots(len(b._roots()) + 1)
-        [turn] = turn_stages(roots[-1:]) or [{}]
+        [turn] = turn_stages([await b.next_root(before)]) or [{}]
         row["turn"] = turn
         if row["speech_end_to_answer"] is not None and "eou_delay" in turn:
             stages = turn["eou_delay"] + turn.get("llm_ttft", 0) + turn.get("tts_ttfb", 0)

@@ -77,6 +77,15 @@ def loud(pcm: np.ndarray) -> bool:
     return bool(pcm.size) and float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2))) > SPEECH_RMS
 
 
+async def bind_udp(
+    protocol: asyncio.DatagramProtocol, host: str, port: int
+) -> tuple[asyncio.DatagramTransport, int]:
+    """A UDP endpoint for `protocol` on host:port (0: any free port), and the port it got."""
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(lambda: protocol, local_addr=(host, port))
+    return transport, int(transport.get_extra_info("sockname")[1])
+
+
 @dataclass
 class Received:
     """One received packet: loop time of arrival and its decoded samples."""
@@ -105,11 +114,7 @@ class RtpSession(asyncio.DatagramProtocol):
     _ssrc: int = field(default_factory=lambda: secrets.randbits(32))
 
     async def bind(self) -> RtpSession:
-        loop = asyncio.get_running_loop()
-        self._transport, _ = await loop.create_datagram_endpoint(
-            lambda: self, local_addr=(self.host, self.port)
-        )
-        self.port = self._transport.get_extra_info("sockname")[1]
+        self._transport, self.port = await bind_udp(self, self.host, self.port)
         return self
 
     def start(self, remote: tuple[str, int]) -> None:

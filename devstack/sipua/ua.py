@@ -19,7 +19,7 @@ from devstack.sipua.message import (
     token,
     uri_of,
 )
-from devstack.sipua.rtp import RtpSession
+from devstack.sipua.rtp import RtpSession, bind_udp
 
 T1, T2 = 0.5, 4.0  # RFC 3261 retransmission timers (UDP)
 
@@ -114,11 +114,7 @@ class SipUA(asyncio.DatagramProtocol):
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self) -> SipUA:
-        loop = asyncio.get_running_loop()
-        self._transport, _ = await loop.create_datagram_endpoint(
-            lambda: self, local_addr=(self.host, self.port)
-        )
-        self.port = self._transport.get_extra_info("sockname")[1]
+        self._transport, self.port = await bind_udp(self, self.host, self.port)
         return self
 
     async def close(self) -> None:

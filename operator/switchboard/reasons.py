@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import kopf
 from pydantic import ValidationError
 
 from switchboard.kube import MissingConfigMapError, MissingSecretError
@@ -49,6 +50,13 @@ class Failure:
     reason: str
     message: str
     retry_s: float | None
+
+
+def kopf_error(why: Failure) -> kopf.TemporaryError | kopf.PermanentError:
+    """What the handler raises for `why`: retry after its delay, or stop until the spec changes."""
+    if why.retry_s is None:
+        return kopf.PermanentError(why.message)
+    return kopf.TemporaryError(why.message, delay=why.retry_s)
 
 
 def config_failure(

@@ -59,28 +59,26 @@ async def _sync(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo)
     owner = _owner(body)
     generation = int(body["metadata"].get("generation", 0))
     old = dict(body.get("status") or {})
-    try:
-        trunk = SipTrunk.model_validate(dict(body))
-    except ValidationError as err:
-        # the CRD admitted what the model refuses: say which field, and stop retrying
-        why = reasons.invalid_spec(err, prefix="")
+
+    def refuse(why: reasons.Failure) -> kopf.TemporaryError | kopf.PermanentError:
+        """Ready=False for `why` before any LiveKit work; the error for the handler to raise."""
         conditions = set_condition(
             list(old.get("conditions", [])), READY, False, why.reason, why.message,
             generation=generation, now=datetime.now(UTC),
         )  # fmt: skip
         _patch_status(patch, old, {**old, "conditions": conditions})
-        raise kopf.PermanentError(why.message) from None
+        return reasons.kopf_error(why)
+
+    try:
+        trunk = SipTrunk.model_validate(dict(body))
+    except ValidationError as err:
+        # the CRD admitted what the model refuses: say which field, and stop retrying
+        raise refuse(reasons.invalid_spec(err, prefix="")) from None
     async with state.locks[owner.uid]:
         try:
             lk = await state.livekit_for(owner.namespace, trunk.spec.livekit)
         except (kube.MissingSecretError, LiveKitNotConfiguredError) as err:
-            why = reasons.config_failure(err)
-            conditions = set_condition(
-                list(old.get("conditions", [])), READY, False, why.reason, why.message,
-                generation=generation, now=datetime.now(UTC),
-            )  # fmt: skip
-            _patch_status(patch, old, {**old, "conditions": conditions})
-            raise kopf.TemporaryError(why.message, delay=why.retry_s) from None
+            raise refuse(reasons.config_failure(err)) from None
         result = await reconcile(
             trunk, owner=owner, generation=generation, lk=lk,
             read_secret=kube.secret_keys, now=datetime.now(UTC), retry=retry,
@@ -88,7 +86,7 @@ async def _sync(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo)
     _patch_status(patch, old, result.status)
     _post(body, result.events)
     if result.failure is not None and result.failure.retry_s is not None:
-        raise kopf.TemporaryError(result.failure.message, delay=result.failure.retry_s)
+        raise reasons.kopf_error(result.failure)
 
 
 @kopf.on.resume(*RESOURCE)
@@ -131,8 +129,7 @@ async def siptrunk_delete(*, body: kopf.Body, retry: int, memo: kopf.Memo, **_: 
                 *await remove(outbound_ops(lk), owner, status.get("outboundTrunkID")),
             ]
         except LiveKitError as err:
-            why = reasons.livekit_failure(err, retry)
-            raise kopf.TemporaryError(why.message, delay=why.retry_s) from None
+            raise reasons.kopf_error(reasons.livekit_failure(err, retry)) from None
     kopf.info(body, reason=reasons.DELETED, message=f"Deleted LiveKit trunks {', '.join(deleted)}")
     state.forget(owner.uid)
 

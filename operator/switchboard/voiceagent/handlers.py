@@ -77,7 +77,7 @@ async def _sync(body: kopf.Body, retry: int, memo: kopf.Memo, trunks: TrunkIndex
         fleet.generation = generation
         fleet.params = fleet.params or ScalingParams.from_spec(Scaling())  # the defaults
         await rescale(fleet)
-        raise kopf.PermanentError(why.message) from None
+        raise reasons.kopf_error(why) from None
 
     def set_synced(ok: bool, reason: str, message: str, rule_id: str | None) -> None:
         conds = set_condition(old_conditions, LIVEKIT_SYNCED, ok, reason, message,
@@ -98,7 +98,7 @@ async def _sync(body: kopf.Body, retry: int, memo: kopf.Memo, trunks: TrunkIndex
             why = reasons.config_failure(err)
             set_synced(False, why.reason, why.message, None)
             await rescale(fleet)
-            raise kopf.TemporaryError(why.message, delay=why.retry_s) from None
+            raise reasons.kopf_error(why) from None
         try:
             config = agent_config(owner.namespace, owner.name, spec, instructions)
         except ValidationError as err:
@@ -107,7 +107,7 @@ async def _sync(body: kopf.Body, retry: int, memo: kopf.Memo, trunks: TrunkIndex
             why = reasons.invalid_spec(err, renames=SPEC_PATH_OF_CONFIG)
             set_synced(False, why.reason, why.message, None)
             await rescale(fleet)
-            raise kopf.PermanentError(why.message) from None
+            raise reasons.kopf_error(why) from None
         fleet.livekit, fleet.agent_name = lk, config_name
         # Only the referenced SipTrunks, not the whole index.
         wanted = [(owner.namespace, t) for t in (spec.telephony.trunks if spec.telephony else [])]
@@ -207,8 +207,7 @@ async def voiceagent_delete(*, body: kopf.Body, retry: int, memo: kopf.Memo, **_
         try:
             await remove(dispatch_ops(lk), owner, (body.get("status") or {}).get("dispatchRuleID"))
         except LiveKitError as err:
-            why = reasons.livekit_failure(err, retry)
-            raise kopf.TemporaryError(why.message, delay=why.retry_s) from None
+            raise reasons.kopf_error(reasons.livekit_failure(err, retry)) from None
     state.fleets.drop(owner.namespace, owner.name)
     state.forget(owner.uid)
 
