@@ -40,8 +40,12 @@ def summary(values: list[float]) -> dict[str, float]:
 def write(name: str, data: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    data = {"benchmark": name, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "machine": {"cpus": _cpus(), "python": platform.python_version()}, **data}  # fmt: skip
+    data = {
+        "benchmark": name,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": _cpus(), "python": platform.python_version()},
+        **data,
+    }
     path.write_text(json.dumps(data, indent=2, sort_keys=True))
     print(f"wrote {path}")
     return path

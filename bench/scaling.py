@@ -46,13 +46,19 @@ def load_trace(path: Path) -> list[tuple[float, float]]:
 
 
 def simulate(
-    trace: list[tuple[float, float]], params: ScalingParams, pod_start_s: float = 10.0,
-    react_s: float = 1.0, hpa_target: float = 0.7, buffer: int | None = None, seed: int = 1,
-) -> list[tuple[dict[str, Any], Sim]]:  # fmt: skip
+    trace: list[tuple[float, float]],
+    params: ScalingParams,
+    pod_start_s: float = 10.0,
+    react_s: float = 1.0,
+    hpa_target: float = 0.7,
+    buffer: int | None = None,
+    seed: int = 1,
+) -> list[tuple[dict[str, Any], Sim]]:
     """Every policy over `trace`: (metrics, finished simulation) per policy."""
     out = []
-    for policy in policies(params, react_s, hpa_target, params.warm_workers if buffer is None
-                           else buffer):  # fmt: skip
+    for policy in policies(
+        params, react_s, hpa_target, params.warm_workers if buffer is None else buffer
+    ):
         sim = Sim(trace, policy, pod_start_s, params.calls_per_worker, seed)
         out.append((sim.run(), sim))
     return out
@@ -72,22 +78,31 @@ def targets(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-COLUMNS = [("policy", "policy", "{}"), ("cold", "cold_calls", "{}"),
-           ("cold%", "cold_pct", "{:.2f}"), ("wait mean s", "wait_mean_s", "{:.2f}"),
-           ("wait p95 s", "wait_p95_s", "{:.2f}"),
-           ("wait max s", "wait_max_s", "{:.2f}"),
-           ("worker-s/call-s", "worker_seconds_per_call_second", "{:.3f}"),
-           ("peak", "peak_workers", "{}"), ("pods", "pods_started", "{}"),
-           ("busy removed", "busy_pods_removed", "{}")]  # fmt: skip
+COLUMNS = [
+    ("policy", "policy", "{}"),
+    ("cold", "cold_calls", "{}"),
+    ("cold%", "cold_pct", "{:.2f}"),
+    ("wait mean s", "wait_mean_s", "{:.2f}"),
+    ("wait p95 s", "wait_p95_s", "{:.2f}"),
+    ("wait max s", "wait_max_s", "{:.2f}"),
+    ("worker-s/call-s", "worker_seconds_per_call_second", "{:.3f}"),
+    ("peak", "peak_workers", "{}"),
+    ("pods", "pods_started", "{}"),
+    ("busy removed", "busy_pods_removed", "{}"),
+]
 
 
 def table(results: list[dict[str, Any]]) -> str:
     cells = [[h for h, _, _ in COLUMNS]]
     cells += [[fmt.format(r[key]) for _, key, fmt in COLUMNS] for r in results]
     widths = [max(len(row[i]) for row in cells) for i in range(len(COLUMNS))]
-    lines = ["  ".join(c.rjust(w) if i else c.ljust(w)
-                       for i, (c, w) in enumerate(zip(row, widths, strict=True)))
-             for row in cells]  # fmt: skip
+    lines = [
+        "  ".join(
+            c.rjust(w) if i else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in cells
+    ]
     return "\n".join(lines)
 
 
@@ -98,8 +113,9 @@ def plot(runs: list[tuple[dict[str, Any], Sim]], title: str, path: Path) -> Path
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    fig, axes = plt.subplots(len(runs), 1, figsize=(12, 2.6 * len(runs)), sharex=True,
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        len(runs), 1, figsize=(12, 2.6 * len(runs)), sharex=True, squeeze=False
+    )
     for ax, (m, sim) in zip(axes[:, 0], runs, strict=True):
         t = [row[0] / 60 for row in sim.timeline] + [sim.now / 60]
         col = {k: [row[i] for row in sim.timeline] for i, k in enumerate("tprcw") if i}
@@ -108,12 +124,16 @@ def plot(runs: list[tuple[dict[str, Any], Sim]], title: str, path: Path) -> Path
         ax.step(t, col["p"], where="post", color="tab:blue", lw=1.2, label="workers provisioned")
         ax.step(t, col["r"], where="post", color="tab:cyan", lw=0.8, label="workers ready")
         ax.step(t, col["c"], where="post", color="tab:green", lw=1.0, label="calls in progress")
-        ax.fill_between(t, 0, col["w"], step="post", color="tab:red", alpha=0.5,
-                        label="calls waiting")  # fmt: skip
-        ax.set_title(f"{m['policy']}: cold {m['cold_calls']} ({m['cold_pct']:.2f} %), wait "
-                     f"p95 {m['wait_p95_s']:.1f} s, {m['worker_seconds_per_call_second']:.2f} "
-                     f"worker-s/call-s, peak {m['peak_workers']}",
-                     fontsize=9, loc="left")  # fmt: skip
+        ax.fill_between(
+            t, 0, col["w"], step="post", color="tab:red", alpha=0.5, label="calls waiting"
+        )
+        ax.set_title(
+            f"{m['policy']}: cold {m['cold_calls']} ({m['cold_pct']:.2f} %), wait "
+            f"p95 {m['wait_p95_s']:.1f} s, {m['worker_seconds_per_call_second']:.2f} "
+            f"worker-s/call-s, peak {m['peak_workers']}",
+            fontsize=9,
+            loc="left",
+        )
         ax.set_ylabel("count")
         ax.grid(alpha=0.3)
     axes[0, 0].legend(loc="upper right", fontsize=8, ncol=4)
@@ -128,15 +148,23 @@ def plot(runs: list[tuple[dict[str, Any], Sim]], title: str, path: Path) -> Path
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench.scaling", description=__doc__.split("\n")[0])
-    ap.add_argument("--trace", action="append", type=Path,
-                    help="trace CSV (start_s,duration_s); repeatable; default: the shipped "
-                    "steady and bursty traces")  # fmt: skip
+    ap.add_argument(
+        "--trace",
+        action="append",
+        type=Path,
+        help="trace CSV (start_s,duration_s); repeatable; default: the shipped "
+        "steady and bursty traces",
+    )
     ap.add_argument("--pod-start-s", type=float, default=10.0, help="pod start latency (10)")
     ap.add_argument("--json", action="store_true", help="print one JSON object per policy")
     ap.add_argument("--plot", type=Path, help="PNG (default bench/results/scaling-<trace>.png)")
     ap.add_argument("--no-plot", action="store_true", help="skip the PNG")
-    ap.add_argument("--warm", type=int, default=DEFAULT_WARM,
-                    help=f"warmWorkers ({DEFAULT_WARM}; the CRD's default is 1)")  # fmt: skip
+    ap.add_argument(
+        "--warm",
+        type=int,
+        default=DEFAULT_WARM,
+        help=f"warmWorkers ({DEFAULT_WARM}; the CRD's default is 1)",
+    )
     ap.add_argument("--calls-per-worker", type=int, default=1)
     ap.add_argument("--min-workers", type=int, default=0)
     ap.add_argument("--max-workers", type=int, default=1000)
@@ -175,26 +203,40 @@ def main(argv: list[str]) -> int:
     paths = args.trace or [TRACES / f"{name}.csv" for name in SHIPPED]
     for path in paths:
         trace = load_trace(path)
-        runs = simulate(trace, params, args.pod_start_s, args.react_s, args.hpa_target,
-                        args.buffer, args.seed)  # fmt: skip
+        runs = simulate(
+            trace, params, args.pod_start_s, args.react_s, args.hpa_target, args.buffer, args.seed
+        )
         results = [{"trace": path.stem, "pod_start_s": args.pod_start_s, **m} for m, _ in runs]
         if args.json:
             for r in results:
                 print(json.dumps(r), flush=True)
         else:
-            print(f"\n{path.stem}: {len(trace)} calls, pod start {args.pod_start_s:g} s, "
-                  f"warm {params.warm_workers}, calls/worker {params.calls_per_worker}, "
-                  f"scale-down delay {params.scale_down_delay_s:g} s")  # fmt: skip
+            print(
+                f"\n{path.stem}: {len(trace)} calls, pod start {args.pod_start_s:g} s, "
+                f"warm {params.warm_workers}, calls/worker {params.calls_per_worker}, "
+                f"scale-down delay {params.scale_down_delay_s:g} s"
+            )
             print(table(results))
         checks = targets(results)
         if not args.json:
             print("targets (switchboard vs hpa-like):", json.dumps(checks))
         # bench.common.write announces the file on stdout: keep stdout pure JSON with --json.
         with contextlib.redirect_stdout(sys.stderr if args.json else sys.stdout):
-            common.write(f"scaling-{path.stem}", {
-                "trace": str(path), "params": vars(params) | {"pod_start_s": args.pod_start_s,
-                "react_s": args.react_s, "hpa_target": args.hpa_target, "seed": args.seed},
-                "policies": results, "targets": checks})  # fmt: skip
+            common.write(
+                f"scaling-{path.stem}",
+                {
+                    "trace": str(path),
+                    "params": vars(params)
+                    | {
+                        "pod_start_s": args.pod_start_s,
+                        "react_s": args.react_s,
+                        "hpa_target": args.hpa_target,
+                        "seed": args.seed,
+                    },
+                    "policies": results,
+                    "targets": checks,
+                },
+            )
             if not args.no_plot:
                 png = args.plot or common.RESULTS / f"scaling-{path.stem}.png"
                 if args.plot and len(paths) > 1:

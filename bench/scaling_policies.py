@@ -23,12 +23,20 @@ class Switchboard:
     period_s: float | None = None
 
     def evaluate(self, sim: Sim) -> float | None:
-        workers = [WorkerState(p.name, p.ready, p.calls, p.idle_since, p.terminating)
-                   for p in sim.present()]  # fmt: skip
+        workers = [
+            WorkerState(p.name, p.ready, p.calls, p.idle_since, p.terminating)
+            for p in sim.present()
+        ]
         # The operator sees every call start (the event that triggers this evaluation).
         starts = [c.start for c in sim.calls if sim.now - 600 <= c.start <= sim.now]
-        d = decide(workers, len(sim.live()), self.params, sim.now,
-                   pending_calls=len(sim.waiting), recent_starts=starts)  # fmt: skip
+        d = decide(
+            workers,
+            len(sim.live()),
+            self.params,
+            sim.now,
+            pending_calls=len(sim.waiting),
+            recent_starts=starts,
+        )
         for pod in sim.live():
             pod.cost = d.deletion_cost.get(pod.name, 0)
         sim.scale(d.desired)

@@ -54,9 +54,13 @@ class Sim:
     """One run of one policy over one trace."""
 
     def __init__(
-        self, trace: list[tuple[float, float]], policy: Policy, pod_start_s: float, cpw: int,
+        self,
+        trace: list[tuple[float, float]],
+        policy: Policy,
+        pod_start_s: float,
+        cpw: int,
         seed: int = 1,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.calls = [Call(s, d) for s, d in trace]
         self.policy, self.pod_start_s, self.cpw = policy, pod_start_s, cpw
         self.rng = random.Random(seed)
@@ -128,8 +132,13 @@ class Sim:
 
     def _record(self) -> None:
         present = self.present()
-        row = (self.now, len(present), sum(1 for p in present if p.ready and not p.terminating),
-               sum(p.calls for p in present), len(self.waiting))  # fmt: skip
+        row = (
+            self.now,
+            len(present),
+            sum(1 for p in present if p.ready and not p.terminating),
+            sum(p.calls for p in present),
+            len(self.waiting),
+        )
         if self.timeline and self.timeline[-1][1:] == row[1:]:
             return
         self.timeline.append(row)
@@ -185,8 +194,9 @@ class Sim:
         waits = [c.served - c.start for c in self.calls if c.served is not None]
         cold = sum(1 for w in waits if w > EPS)
         call_s = sum(c.duration for c in self.calls)
-        worker_s = sum(max(0.0, min(end, p.gone if p.gone is not None else end) - p.created)
-                       for p in self.pods)  # fmt: skip
+        worker_s = sum(
+            max(0.0, min(end, p.gone if p.gone is not None else end) - p.created) for p in self.pods
+        )
         n = len(self.calls)
         return {
             "policy": self.policy.name,

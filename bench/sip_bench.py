@@ -39,27 +39,48 @@ from tests.support.agent_worker import AgentWorker
 NUMBER = "+15550100100"
 CALLER = "+15557770100"
 QUESTION = "Are you open on Monday?"
-SCRIPT = {"intents": [{"name": "hours", "keywords": ["monday", "open", "hours"],
-                       "reply": "We are open from nine to five."}],
-          "fallback": "Sorry, I did not catch that."}  # fmt: skip
-TARGETS = {"warm_invite_to_ok_p95_ms": 500, "concurrent_answered_and_greeted": 10,
-           "platform_overhead_p50_ms": 150}  # fmt: skip
+SCRIPT = {
+    "intents": [
+        {
+            "name": "hours",
+            "keywords": ["monday", "open", "hours"],
+            "reply": "We are open from nine to five.",
+        }
+    ],
+    "fallback": "Sorry, I did not catch that.",
+}
+TARGETS = {
+    "warm_invite_to_ok_p95_ms": 500,
+    "concurrent_answered_and_greeted": 10,
+    "platform_overhead_p50_ms": 150,
+}
 TIMINGS = ("invite_to_ok", "invite_to_greeting", "speech_end_to_answer")
 
 
 async def provision(stack: LiveKitStack, agent_name: str) -> None:
     """What the operator creates for a SipTrunk + VoiceAgent (inbound trunk, dispatch rule)."""
     async with api.LiveKitAPI(stack.url, stack.api_key, stack.api_secret) as lk:
-        trunk = await lk.sip.create_inbound_trunk(api.CreateSIPInboundTrunkRequest(
-            trunk=api.SIPInboundTrunkInfo(name="bench", numbers=[NUMBER],
-                                          allowed_addresses=["127.0.0.1/32"])))  # fmt: skip
-        await lk.sip.create_dispatch_rule(api.CreateSIPDispatchRuleRequest(
-            dispatch_rule=api.SIPDispatchRuleInfo(
-                rule=api.SIPDispatchRule(dispatch_rule_individual=api.SIPDispatchRuleIndividual(
-                    room_prefix="call-")),
-                trunk_ids=[trunk.sip_trunk_id], hide_phone_number=True,
-                room_config=api.RoomConfiguration(agents=[api.RoomAgentDispatch(
-                    agent_name=agent_name)]))))  # fmt: skip
+        trunk = await lk.sip.create_inbound_trunk(
+            api.CreateSIPInboundTrunkRequest(
+                trunk=api.SIPInboundTrunkInfo(
+                    name="bench", numbers=[NUMBER], allowed_addresses=["127.0.0.1/32"]
+                )
+            )
+        )
+        await lk.sip.create_dispatch_rule(
+            api.CreateSIPDispatchRuleRequest(
+                dispatch_rule=api.SIPDispatchRuleInfo(
+                    rule=api.SIPDispatchRule(
+                        dispatch_rule_individual=api.SIPDispatchRuleIndividual(room_prefix="call-")
+                    ),
+                    trunk_ids=[trunk.sip_trunk_id],
+                    hide_phone_number=True,
+                    room_config=api.RoomConfiguration(
+                        agents=[api.RoomAgentDispatch(agent_name=agent_name)]
+                    ),
+                )
+            )
+        )
 
 
 def _row(conv: Conversation) -> dict[str, float | None]:
@@ -68,8 +89,10 @@ def _row(conv: Conversation) -> dict[str, float | None]:
 
 
 def _print_row(label: str, row: dict[str, Any]) -> None:
-    print(f"  {label}: " + ", ".join(
-        f"{k} {v:.0f} ms" for k, v in row.items() if isinstance(v, float)))  # fmt: skip
+    print(
+        f"  {label}: "
+        + ", ".join(f"{k} {v:.0f} ms" for k, v in row.items() if isinstance(v, float))
+    )
 
 
 class Bench:
@@ -98,13 +121,22 @@ class Bench:
         self.stack.stop()
 
     def worker(self) -> AgentWorker:
-        doc = offline_config_doc(agentName=self.name, pipeline={
-            "stt": {"provider": "pocketsphinx"}, "llm": {"provider": "scripted", "script": SCRIPT},
-            "tts": {"provider": "flite", "voice": "slt"}},
-            telemetry={"otlpEndpoint": self.otlp.endpoint, "redactPII": True,
-                       "samplingRatio": 1.0})  # fmt: skip
-        w = AgentWorker(self.workdir / f"agent-{self.started}", doc, self.stack.url,
-                        self.stack.api_key, self.stack.api_secret)  # fmt: skip
+        doc = offline_config_doc(
+            agentName=self.name,
+            pipeline={
+                "stt": {"provider": "pocketsphinx"},
+                "llm": {"provider": "scripted", "script": SCRIPT},
+                "tts": {"provider": "flite", "voice": "slt"},
+            },
+            telemetry={"otlpEndpoint": self.otlp.endpoint, "redactPII": True, "samplingRatio": 1.0},
+        )
+        w = AgentWorker(
+            self.workdir / f"agent-{self.started}",
+            doc,
+            self.stack.url,
+            self.stack.api_key,
+            self.stack.api_secret,
+        )
         self.started += 1
         self.workers.append(w)
         return w
@@ -115,8 +147,9 @@ class Bench:
         self.workers = []
 
     async def call(self, caller: str = CALLER, partial: bool = False) -> Conversation:
-        return await converse(self.ua, self.bridge.uri(NUMBER), self.question, caller=caller,
-                              partial=partial)  # fmt: skip
+        return await converse(
+            self.ua, self.bridge.uri(NUMBER), self.question, caller=caller, partial=partial
+        )
 
     def roots(self) -> list[Any]:
         """The calls' root spans exported so far (each at its call's end)."""
@@ -130,10 +163,12 @@ class Bench:
 
 def _ready_for_call(worker: AgentWorker, served: int) -> bool:
     log = worker.log()
-    return (log.count("process initialized") >= served + 1
-            # livekit-server drops a dispatch while it still sees the worker full
-            and log.count("marking as available") >= served
-            and "active_jobs" not in worker.worker_info())  # fmt: skip
+    return (
+        log.count("process initialized") >= served + 1
+        # livekit-server drops a dispatch while it still sees the worker full
+        and log.count("marking as available") >= served
+        and "active_jobs" not in worker.worker_info()
+    )
 
 
 async def warm(b: Bench, calls: int) -> dict[str, Any]:
@@ -216,18 +251,27 @@ async def concurrent(b: Bench, calls: int) -> dict[str, Any]:
     b.stop_workers()
     worker_cpu = sum(cpu[pid] for pid in pids)
     return {
-        "calls": calls, "answered": len(ok), "greeted": len(greeted), "got_answer": len(answered),
-        "errors": [c.error if isinstance(c, Conversation) else repr(c) for c in convs
-                   if not isinstance(c, Conversation) or c.error],
-        "wall_s": wall, **_summaries(rows, TIMINGS),
+        "calls": calls,
+        "answered": len(ok),
+        "greeted": len(greeted),
+        "got_answer": len(answered),
+        "errors": [
+            c.error if isinstance(c, Conversation) else repr(c)
+            for c in convs
+            if not isinstance(c, Conversation) or c.error
+        ],
+        "wall_s": wall,
+        **_summaries(rows, TIMINGS),
         "per_call": {
-            "worker_cpu_s": worker_cpu / calls, "livekit_sip_cpu_s": cpu[sip_pid] / calls,
+            "worker_cpu_s": worker_cpu / calls,
+            "livekit_sip_cpu_s": cpu[sip_pid] / calls,
             "worker_tree_rss_mb": sum(m["tree_rss_mb"] for m in mem) / calls,
             "worker_tree_uss_mb": sum(m["tree_uss_mb"] for m in mem) / calls,
             "livekit_sip_rss_mb": (tree_memory(sip_pid)["tree_rss_mb"] - idle_sip) / calls,
         },
-        "livekit_sip_idle_rss_mb": idle_sip, "rows": rows,
-    }  # fmt: skip
+        "livekit_sip_idle_rss_mb": idle_sip,
+        "rows": rows,
+    }
 
 
 def _summaries(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -246,8 +290,13 @@ async def run(calls: int, cold_calls: int, parallel: int, workdir: Path) -> dict
         c = await cold(b, cold_calls)
         print(f"concurrent: {parallel} calls at once to {parallel} workers")
         p = await concurrent(b, parallel)
-    return {"warm": w, "cold": c, "concurrent": p, "targets": TARGETS,
-            "providers": "pocketsphinx STT, scripted LLM, flite TTS (offline)"}  # fmt: skip
+    return {
+        "warm": w,
+        "cold": c,
+        "concurrent": p,
+        "targets": TARGETS,
+        "providers": "pocketsphinx STT, scripted LLM, flite TTS (offline)",
+    }
 
 
 def _line(label: str, s: dict[str, float] | None) -> None:
@@ -267,8 +316,10 @@ def report(r: dict[str, Any]) -> None:
     _line("warm transport + VAD lag", w.get("transport_and_vad_ms"))
     for stage, s in w["stages_ms"].items():
         _line(f"  stage {stage}", s)
-    print(f"  concurrent: {p['answered']}/{p['calls']} answered, {p['greeted']} greeted, "
-          f"{p['got_answer']} got an answer, {p['wall_s']:.1f} s")  # fmt: skip
+    print(
+        f"  concurrent: {p['answered']}/{p['calls']} answered, {p['greeted']} greeted, "
+        f"{p['got_answer']} got an answer, {p['wall_s']:.1f} s"
+    )
     print("  per concurrent call: " + ", ".join(f"{k} {v:.2f}" for k, v in p["per_call"].items()))
     print("  targets: " + ", ".join(f"{k} {v}" for k, v in r["targets"].items()))
 

@@ -26,10 +26,15 @@ PROBE_CACHE_S = 10.5
 
 def trunk(i: int) -> dict[str, Any]:
     number = f"+1555{i:07d}"
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SipTrunk",
-            "metadata": {"name": f"bench-{i:04d}"},
-            "spec": {"inbound": {"numbers": [number], "allowedAddresses": ["127.0.0.1/32"]},
-                     "outbound": {"address": "127.0.0.1:5090", "numbers": [number]}}}  # fmt: skip
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "SipTrunk",
+        "metadata": {"name": f"bench-{i:04d}"},
+        "spec": {
+            "inbound": {"numbers": [number], "allowedAddresses": ["127.0.0.1/32"]},
+            "outbound": {"address": "127.0.0.1:5090", "numbers": [number]},
+        },
+    }
 
 
 def writes(calls: dict[str, int]) -> int:

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes import client, config
+from switchboard.config import ENV_REPORT_LISTEN
+from switchboard_contract.env import ENV_LIVEKIT_API_KEY, ENV_LIVEKIT_API_SECRET, ENV_LIVEKIT_URL
 
 from devstack.cluster import Cluster
 from devstack.livekit import LiveKitStack
@@ -36,24 +38,34 @@ class BenchStack:
         self.cluster.up()
         self.livekit.start()
         self.cluster.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
-        self.cluster.kubectl("wait", "--for=condition=Established", "crd", "--all",
-                             "--timeout=60s")  # fmt: skip
+        self.cluster.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         self.api = config.new_client_from_config(config_file=str(self.cluster.kubeconfig))
         client.CoreV1Api(self.api).create_namespace(
             client.V1Namespace(metadata=client.V1ObjectMeta(name=self.namespace))
         )
         self.probe_port, self.report_port = free_port(), free_port()
-        env = {"KUBECONFIG": str(self.cluster.kubeconfig), "LIVEKIT_URL": self.livekit.url,
-               "LIVEKIT_API_KEY": self.livekit.api_key,
-               "LIVEKIT_API_SECRET": self.livekit.api_secret,
-               "SWITCHBOARD_REPORT_LISTEN": f"127.0.0.1:{self.report_port}",
-               "NO_PROXY": "127.0.0.1,localhost"}  # fmt: skip
+        env = {
+            "KUBECONFIG": str(self.cluster.kubeconfig),
+            ENV_LIVEKIT_URL: self.livekit.url,
+            ENV_LIVEKIT_API_KEY: self.livekit.api_key,
+            ENV_LIVEKIT_API_SECRET: self.livekit.api_secret,
+            ENV_REPORT_LISTEN: f"127.0.0.1:{self.report_port}",
+            "NO_PROXY": "127.0.0.1,localhost",
+        }
         self.operator = Process(
             "operator",
-            [sys.executable, "-m", "switchboard", "--standalone", f"--namespace={self.namespace}",
-             f"--liveness=http://127.0.0.1:{self.probe_port}/healthz"],
-            self.workdir / "operator.log", env=env, cwd=REPO,
-        ).start()  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "switchboard",
+                "--standalone",
+                f"--namespace={self.namespace}",
+                f"--liveness=http://127.0.0.1:{self.probe_port}/healthz",
+            ],
+            self.workdir / "operator.log",
+            env=env,
+            cwd=REPO,
+        ).start()
         self.operator.wait_ready(self._probe_ok, 60)
         return self
 

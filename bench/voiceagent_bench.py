@@ -36,13 +36,25 @@ def manifests() -> list[dict[str, Any]]:
         "metadata": {"name": "t"},
         "spec": {"inbound": {"numbers": [NUMBER], "allowedAddresses": ["127.0.0.1/32"]}},
     }
-    agent = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "VoiceAgent", "metadata": {"name": "a"},
-             "spec": {"pipeline": {"stt": {"provider": "pocketsphinx"},
-                                   "llm": {"provider": "scripted", "script": {}},
-                                   "tts": {"provider": "flite"}},
-                      "telephony": {"trunks": ["t"]},
-                      "scaling": {"warmWorkers": 1, "minWorkers": 1, "maxWorkers": 10,
-                                  "scaleDownDelay": "0s"}}}  # fmt: skip
+    agent = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "VoiceAgent",
+        "metadata": {"name": "a"},
+        "spec": {
+            "pipeline": {
+                "stt": {"provider": "pocketsphinx"},
+                "llm": {"provider": "scripted", "script": {}},
+                "tts": {"provider": "flite"},
+            },
+            "telephony": {"trunks": ["t"]},
+            "scaling": {
+                "warmWorkers": 1,
+                "minWorkers": 1,
+                "maxWorkers": 10,
+                "scaleDownDelay": "0s",
+            },
+        },
+    }
     return [trunk, agent]
 
 
@@ -80,13 +92,20 @@ def run(iterations: int, workdir: Path) -> dict[str, Any]:
             expect = 2 if active else 1
             with changed:
                 seen.pop(expect, None)
-            report = WorkerReport(namespace="bench", voice_agent="a", pod="local-worker",
-                                  active_calls=active, capacity=1, seq=i + 1)  # fmt: skip
+            report = WorkerReport(
+                namespace="bench",
+                voice_agent="a",
+                pod="local-worker",
+                active_calls=active,
+                capacity=1,
+                seq=i + 1,
+            )
             req = urllib.request.Request(
                 f"http://127.0.0.1:{stack.report_port}{REPORT_PATH}",
-                data=report.model_dump_json().encode(), method="POST",
+                data=report.model_dump_json().encode(),
+                method="POST",
                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-            )  # fmt: skip
+            )
             t0 = time.monotonic()
             with urllib.request.urlopen(req, timeout=10) as resp:
                 resp.read()

@@ -65,8 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         c.name == "livekit-sip" and c.alive() for c in state.components
     )
     if not sip or not alive:
-        print("the stack is not up (no running livekit-sip in .run/state.json): `make up` first",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "the stack is not up (no running livekit-sip in .run/state.json): `make up` first",
+            file=sys.stderr,
+        )
         return 2
     numbers = state.info.get("numbers") or [] if state else []
     number = args.number or (numbers[0] if numbers else None)

@@ -212,8 +212,13 @@ class Cluster:
             )
         poll(self.kubeconfig.exists, timeout, "the kubeconfig", 0.25, ClusterError)
         self._ensure_nodes(timeout)
-        poll(self.ready, timeout, "the API, Ready fake nodes and the default ServiceAccount",
-             0.25, ClusterError)  # fmt: skip
+        poll(
+            self.ready,
+            timeout,
+            "the API, Ready fake nodes and the default ServiceAccount",
+            0.25,
+            ClusterError,
+        )
         return self.kubeconfig
 
     def _ensure_nodes(self, timeout: float) -> None:
@@ -231,8 +236,13 @@ class Cluster:
         if self.exists():
             verb = "delete" if delete else "stop"
             self.kwokctl(verb, "cluster", timeout=timeout)
-        poll(lambda: not self.processes(), timeout, f"processes of {self.name} to exit",
-             0.25, ClusterError)  # fmt: skip
+        poll(
+            lambda: not self.processes(),
+            timeout,
+            f"processes of {self.name} to exit",
+            0.25,
+            ClusterError,
+        )
         if delete:
             self.config_path.unlink(missing_ok=True)
             self.owner_path.unlink(missing_ok=True)

@@ -71,10 +71,21 @@ class LiveKitStack:
         self.redis_port = self.redis_port or free_port()
         self.redis = Process(
             "redis-server",
-            [str(binary), "--port", str(self.redis_port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", str(self.workdir)],
+            [
+                str(binary),
+                "--port",
+                str(self.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
             self.workdir / "redis.log",
-        ).start()  # fmt: skip
+        ).start()
         self.redis.wait_ready(lambda: port_open(self.redis_port), timeout)
 
     def start_server(self, timeout: float = 30) -> None:

@@ -48,9 +48,12 @@ def free_udp_range(size: int, host: str = "127.0.0.1", attempts: int = 50) -> tu
 
 
 def poll(
-    check: Callable[[], T], timeout: float, what: str, interval: float = 0.1,
+    check: Callable[[], T],
+    timeout: float,
+    what: str,
+    interval: float = 0.1,
     error: type[Exception] = StartupError,
-) -> T:  # fmt: skip
+) -> T:
     """Call `check` until it returns something truthy and return that; on timeout raise
     `error` naming `what`. The timeout is a hang guard, never an assertion about speed."""
     deadline = time.monotonic() + timeout

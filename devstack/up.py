@@ -13,6 +13,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from switchboard.config import (
+    ENV_AGENT_IMAGE,
+    ENV_METRICS_LISTEN,
+    ENV_REPORT_KEY,
+    ENV_REPORT_LISTEN,
+)
+from switchboard.metrics import METRICS_PATH as OPERATOR_METRICS_PATH
+from switchboard.names import WORKER_COMPONENT, worker_config_name, worker_secret_name
+from switchboard_contract.env import (
+    CONFIG_FILE_NAME,
+    ENV_AGENT_CONFIG,
+    ENV_HTTP_HOST,
+    ENV_HTTP_PORT,
+    ENV_LIVEKIT_API_KEY,
+    ENV_LIVEKIT_API_SECRET,
+    ENV_LIVEKIT_URL,
+    ENV_PROMETHEUS_PORT,
+    HEALTH_PATH,
+    METRICS_PATH,
+)
+from switchboard_contract.report import ENV_POD_NAME, ENV_REPORT_URL, REPORT_PATH
+
 from devstack import cluster as devcluster
 from devstack import kube, tools, up_helm
 from devstack.kube import KubeError
@@ -135,8 +157,12 @@ class LocalStack:
         sip = SipBridge(self.run_dir / "livekit", lk, port=port).start()
         assert sip.proc is not None
         self.state.add("livekit-sip", sip.proc.pid, sip.log_path, f"sip:127.0.0.1:{port}")
-        self.state.info["sip"] = {"host": "127.0.0.1", "port": port, "version": sip.version,
-                                  "rtp": list(sip.rtp_range)}  # fmt: skip
+        self.state.info["sip"] = {
+            "host": "127.0.0.1",
+            "port": port,
+            "version": sip.version,
+            "rtp": list(sip.rtp_range),
+        }
         self.state.save()
         self.progress.say(f"ok  {sip.version}, RTP {sip.rtp_range[0]}-{sip.rtp_range[1]}")
 
@@ -176,17 +202,17 @@ class LocalStack:
     def start_operator(self) -> None:
         lk = self.state.info["livekit"]
         report, liveness, metrics = free_port(), free_port(), free_port()
-        report_url = f"http://127.0.0.1:{report}/v1/reports"
+        report_url = f"http://127.0.0.1:{report}{REPORT_PATH}"
         env = {
             "KUBECONFIG": str(self.operator_kubeconfig()),
-            "LIVEKIT_URL": lk["url"],
-            "LIVEKIT_API_KEY": lk["api_key"],
-            "LIVEKIT_API_SECRET": lk["api_secret"],
-            "SWITCHBOARD_REPORT_LISTEN": f"127.0.0.1:{report}",
-            "SWITCHBOARD_REPORT_URL": report_url,
-            "SWITCHBOARD_REPORT_KEY": secrets.token_urlsafe(32),
-            "SWITCHBOARD_METRICS_LISTEN": f"127.0.0.1:{metrics}",
-            "SWITCHBOARD_AGENT_IMAGE": LOCAL_AGENT_IMAGE,
+            ENV_LIVEKIT_URL: lk["url"],
+            ENV_LIVEKIT_API_KEY: lk["api_key"],
+            ENV_LIVEKIT_API_SECRET: lk["api_secret"],
+            ENV_REPORT_LISTEN: f"127.0.0.1:{report}",
+            ENV_REPORT_URL: report_url,
+            ENV_REPORT_KEY: secrets.token_urlsafe(32),
+            ENV_METRICS_LISTEN: f"127.0.0.1:{metrics}",
+            ENV_AGENT_IMAGE: LOCAL_AGENT_IMAGE,
             "NO_PROXY": "127.0.0.1,localhost",
             "HTTP_PROXY": "",
             "HTTPS_PROXY": "",
@@ -208,7 +234,7 @@ class LocalStack:
         proc.start()
         self.state.add("operator", proc.pid, proc.log_path, health)
         self.state.info["report_url"] = report_url
-        self.state.info["metrics_url"] = f"http://127.0.0.1:{metrics}/metrics"
+        self.state.info["metrics_url"] = f"http://127.0.0.1:{metrics}{OPERATOR_METRICS_PATH}"
         self.state.save()
         proc.wait_ready(lambda: http_ok(health), 120)
         self.progress.say(f"ok  operator live ({health}), worker reports at {report_url}")
@@ -232,7 +258,7 @@ class LocalStack:
 
     def start_worker(self, voiceagent: str) -> None:
         """A local agent worker with the config and credentials the operator rendered."""
-        cm_name, secret_name = f"{voiceagent}-agent-config", f"{voiceagent}-worker"
+        cm_name, secret_name = worker_config_name(voiceagent), worker_secret_name(voiceagent)
         self.progress.say(f"... operator renders ConfigMap/{cm_name} and Secret/{secret_name}")
         cm = self.progress.wait(
             lambda: kube.get(self.admin, "configmap", cm_name, EXAMPLES_NS),
@@ -246,27 +272,27 @@ class LocalStack:
         )
         workdir = self.run_dir / "agents" / voiceagent
         workdir.mkdir(parents=True, exist_ok=True)
-        config = workdir / "agent-config.json"
-        config.write_text(cm["data"]["agent-config.json"])
+        config = workdir / CONFIG_FILE_NAME
+        config.write_text(cm["data"][CONFIG_FILE_NAME])
         creds = kube.secret_data(secret)
         http_port, metrics_port = free_port(), free_port()
         env = {
             # every key, as the pod's envFrom does (LIVEKIT_*, SWITCHBOARD_REPORT_TOKEN, ...)
             **creds,
-            "SWITCHBOARD_AGENT_CONFIG": str(config),
-            "SWITCHBOARD_REPORT_URL": self.state.info["report_url"],
-            "SWITCHBOARD_POD_NAME": f"local-{voiceagent}",
-            "SWITCHBOARD_HTTP_HOST": "127.0.0.1",
-            "SWITCHBOARD_HTTP_PORT": str(http_port),
-            "SWITCHBOARD_PROMETHEUS_PORT": str(metrics_port),
+            ENV_AGENT_CONFIG: str(config),
+            ENV_REPORT_URL: self.state.info["report_url"],
+            ENV_POD_NAME: f"local-{voiceagent}",
+            ENV_HTTP_HOST: "127.0.0.1",
+            ENV_HTTP_PORT: str(http_port),
+            ENV_PROMETHEUS_PORT: str(metrics_port),
             "NO_PROXY": "127.0.0.1,localhost",
             "HTTP_PROXY": "",
             "HTTPS_PROXY": "",
             "PYTHONUNBUFFERED": "1",
         }
         argv = [sys.executable, "-m", "switchboard_agent", "start"]
-        name = f"agent-worker/{voiceagent}"
-        health = f"http://127.0.0.1:{http_port}/"
+        name = f"{WORKER_COMPONENT}/{voiceagent}"
+        health = f"http://127.0.0.1:{http_port}{HEALTH_PATH}"
         self.progress.say(f"{name}: python -m switchboard_agent start (config {config})")
         proc = Process(
             name, argv, self.run_dir / "logs" / f"agent-{voiceagent}.log", env=env, cwd=REPO
@@ -276,7 +302,7 @@ class LocalStack:
         self.state.info.setdefault("agents", {})[voiceagent] = {
             "agent_name": json.loads(config.read_text())["agentName"],
             "health": health,
-            "metrics": f"http://127.0.0.1:{metrics_port}/metrics",
+            "metrics": f"http://127.0.0.1:{metrics_port}{METRICS_PATH}",
         }
         self.state.save()
         proc.wait_ready(lambda: http_ok(health), 180)

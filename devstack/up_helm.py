@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 import yaml
+from switchboard.config import ENV_AGENT_IMAGE
+from switchboard_contract.env import ENV_LIVEKIT_API_KEY, ENV_LIVEKIT_API_SECRET, ENV_LIVEKIT_URL
 
 from devstack import kube
 from devstack.kube import CHART, KubeError
@@ -25,15 +27,15 @@ def _values(run_dir: Path) -> tuple[list[str], Path]:
     out = []
     for var, key in (
         ("SWITCHBOARD_OPERATOR_IMAGE", "image"),
-        ("SWITCHBOARD_AGENT_IMAGE", "agentImage"),
+        (ENV_AGENT_IMAGE, "agentImage"),
     ):
         if ref := os.environ.get(var):
             repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "")
             out += [f"{key}.repository={repo}", f"{key}.tag={tag or 'latest'}"]
     livekit = {
-        "url": os.environ["LIVEKIT_URL"],
-        "apiKey": os.environ["LIVEKIT_API_KEY"],
-        "apiSecret": os.environ["LIVEKIT_API_SECRET"],
+        "url": os.environ[ENV_LIVEKIT_URL],
+        "apiKey": os.environ[ENV_LIVEKIT_API_KEY],
+        "apiSecret": os.environ[ENV_LIVEKIT_API_SECRET],
     }
     path = run_dir / "livekit-values.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,7 +65,9 @@ def up(run_dir: Path, release: str, namespace: str, examples_ns: str) -> int:
         )
         return 2
     missing = [
-        v for v in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET") if not os.environ.get(v)
+        v
+        for v in (ENV_LIVEKIT_URL, ENV_LIVEKIT_API_KEY, ENV_LIVEKIT_API_SECRET)
+        if not os.environ.get(v)
     ]
     if missing:
         print(

@@ -1,4 +1,4 @@
-"""Test-suite wiring: fixture plugins per tier live in tests/fixtures/."""
+"""Test-suite wiring: the fixture plugins in tests/fixtures/ (helpers are in tests/support/)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ pytest_plugins = [
     "tests.fixtures.kube",
     "tests.fixtures.operator",
     "tests.fixtures.sip",
-    "tests.support.agent_livekit",
-    "tests.support.chart",
-    "tests.support.sip_stack",
+    "tests.fixtures.agent",
+    "tests.fixtures.chart",
 ]

@@ -12,14 +12,14 @@ from livekit import rtc
 from livekit.agents import llm
 from livekit.agents.stt import SpeechEventType
 from livekit.plugins import silero
-from switchboard_agent.caller import CallerInfo
+from switchboard_agent.caller_id import CallerInfo
 from switchboard_agent.local import FliteTTS, PocketsphinxSTT, ScriptedLLM
 from switchboard_agent.local.audio import NARROWBAND_DB, widen_narrowband
 from switchboard_agent.persona import SwitchboardAgent
 from switchboard_contract import DialogueScript
 
-from tests.fixtures.tiers import require_binary
 from tests.support.agent_configs import SCRIPT, offline_config
+from tests.support.binaries import require_binary
 
 pytestmark = pytest.mark.unit
 

@@ -16,10 +16,14 @@ from devstack.procs import free_port
 pytestmark = pytest.mark.unit
 
 KEY = b"k" * 32
-CONFIG = AgentConfig.model_validate({
-    "agentName": "tel-desk", "voiceAgent": {"namespace": "tel", "name": "desk"},
-    "instructions": "x", "realtime": {"provider": "openai"},
-})  # fmt: skip
+CONFIG = AgentConfig.model_validate(
+    {
+        "agentName": "tel-desk",
+        "voiceAgent": {"namespace": "tel", "name": "desk"},
+        "instructions": "x",
+        "realtime": {"provider": "openai"},
+    }
+)
 
 
 async def until(check, timeout: float = 10.0) -> None:
@@ -39,9 +43,14 @@ async def test_reporter_posts_every_change_with_its_token() -> None:
     port = free_port()
     runner = await serve(make_app(KEY, on_report), "127.0.0.1", port, "reports")
     active = [0]
-    reporter = Reporter(f"http://127.0.0.1:{port}{REPORT_PATH}",
-                        report_token(KEY, "tel", "desk"), CONFIG, "pod-1",
-                        lambda: active[0], lambda: False)  # fmt: skip
+    reporter = Reporter(
+        f"http://127.0.0.1:{port}{REPORT_PATH}",
+        report_token(KEY, "tel", "desk"),
+        CONFIG,
+        "pod-1",
+        lambda: active[0],
+        lambda: False,
+    )
     reporter.start()
     try:
         await until(lambda: len(got) >= 1)
@@ -63,8 +72,9 @@ async def test_wrong_token_is_refused() -> None:
 
     port = free_port()
     runner = await serve(make_app(KEY, on_report), "127.0.0.1", port, "reports")
-    reporter = Reporter(f"http://127.0.0.1:{port}{REPORT_PATH}", "forged", CONFIG, "p",
-                        lambda: 0, lambda: False)  # fmt: skip
+    reporter = Reporter(
+        f"http://127.0.0.1:{port}{REPORT_PATH}", "forged", CONFIG, "p", lambda: 0, lambda: False
+    )
     try:
         assert await asyncio.to_thread(reporter.send, reporter.report()) is False
     finally:
@@ -73,7 +83,13 @@ async def test_wrong_token_is_refused() -> None:
 
 def test_from_env_needs_a_url() -> None:
     assert Reporter.from_env(CONFIG, lambda: 0, lambda: False, env={}) is None
-    r = Reporter.from_env(CONFIG, lambda: 0, lambda: False,
-                          env={"SWITCHBOARD_REPORT_URL": "http://op/v1/reports",
-                               "SWITCHBOARD_POD_NAME": "desk-worker-abc"})  # fmt: skip
+    r = Reporter.from_env(
+        CONFIG,
+        lambda: 0,
+        lambda: False,
+        env={
+            "SWITCHBOARD_REPORT_URL": "http://op/v1/reports",
+            "SWITCHBOARD_POD_NAME": "desk-worker-abc",
+        },
+    )
     assert r is not None and r.pod == "desk-worker-abc"

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from livekit import api
-from switchboard_agent.caller import hash_value
+from switchboard_agent.caller_id import hash_value
 from switchboard_agent.local import FliteTTS
 
 from devstack.livekit import LiveKitStack

@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 from livekit.agents import ToolError
 from switchboard_agent.__main__ import main
-from switchboard_agent.caller import CallerInfo, hash_value
+from switchboard_agent.caller_id import CallerInfo, hash_value
 from switchboard_agent.capacity import CallSlots
-from switchboard_agent.entry import build_session
+from switchboard_agent.job import build_session
 from switchboard_agent.persona import SwitchboardAgent, render_instructions
 from switchboard_agent.providers import ProviderConfigError, build_pipeline
 from switchboard_agent.redact import PiiLogFilter
-from switchboard_agent.server import build_server
 from switchboard_agent.settings import Runtime, load_config
 from switchboard_agent.telemetry import traces_url
+from switchboard_agent.worker import build_server
 from switchboard_contract import AgentConfig
 
 from tests.support.agent_configs import offline_config, offline_config_doc

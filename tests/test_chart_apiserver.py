@@ -16,7 +16,7 @@ import yaml
 from devstack import kube as devkube
 from devstack import tools
 from devstack.tools import REPO
-from tests.fixtures.kube import Kube, wait_for
+from tests.support.kube import Kube, wait_for
 
 pytestmark = [pytest.mark.k8s, pytest.mark.usefixtures("kube_crds")]
 
@@ -37,15 +37,25 @@ def test_rendered_chart_passes_strict_server_side_dry_run(kube: Kube, chart_crds
     """Every object of both modes (and every optional one with a served kind) is accepted."""
     for mode in MODES:
         docs = devkube.render_chart(
-            release_name(mode), kube.namespace, *values(mode), "replicaCount=2",
+            release_name(mode),
+            kube.namespace,
+            *values(mode),
+            "replicaCount=2",
             "monitoring.dashboard.enabled=true",
-        )  # fmt: skip
+        )
         kinds = {d["kind"] for d in docs}
         assert {"Deployment", "Service", "ServiceAccount", "Secret", "ConfigMap"} <= kinds
         out = devkube.kubectl(
-            kube.kubeconfig, "apply", "--dry-run=server", "--validate=strict", "-n",
-            kube.namespace, "-f", "-", stdin=yaml.safe_dump_all(docs),
-        )  # fmt: skip
+            kube.kubeconfig,
+            "apply",
+            "--dry-run=server",
+            "--validate=strict",
+            "-n",
+            kube.namespace,
+            "-f",
+            "-",
+            stdin=yaml.safe_dump_all(docs),
+        )
         assert out.count("(server dry run)") == len(docs), out
 
 
@@ -55,8 +65,17 @@ def test_strict_dry_run_rejects_an_unknown_field(kube: Kube, chart_crds: list) -
     dep = next(d for d in docs if d["kind"] == "Deployment")
     dep["spec"]["template"]["spec"]["containers"][0]["livenessProbes"] = {}
     with pytest.raises(devkube.KubeError, match="livenessProbes"):
-        devkube.kubectl(kube.kubeconfig, "apply", "--dry-run=server", "--validate=strict",
-                        "-n", kube.namespace, "-f", "-", stdin=yaml.safe_dump(dep))  # fmt: skip
+        devkube.kubectl(
+            kube.kubeconfig,
+            "apply",
+            "--dry-run=server",
+            "--validate=strict",
+            "-n",
+            kube.namespace,
+            "-f",
+            "-",
+            stdin=yaml.safe_dump(dep),
+        )
 
 
 @dataclass
@@ -72,8 +91,17 @@ class Release:
 
     def can(self, verb: str, resource: str, *extra: str, namespace: str | None = None) -> bool:
         """`kubectl auth can-i ... --as=<the operator's ServiceAccount>`."""
-        args = [str(tools.kubectl()), "--kubeconfig", str(self.kubeconfig), "auth", "can-i",
-                verb, resource, f"--as={self.sa}", *extra]  # fmt: skip
+        args = [
+            str(tools.kubectl()),
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "auth",
+            "can-i",
+            verb,
+            resource,
+            f"--as={self.sa}",
+            *extra,
+        ]
         if "--all-namespaces" not in extra and "-n" not in extra:
             args += ["-n", namespace or self.namespace]
         done = subprocess.run(args, capture_output=True, text=True, timeout=30, check=False)
@@ -134,8 +162,17 @@ def test_helm_install_under_psa_restricted(kube: Kube, chart_crds: list, mode: s
         peering = devkube.kubectl(kube.kubeconfig, "get", kind.lower(), "-A", "-o", "json")
         assert rel.name + "-switchboard" in json.dumps(json.loads(peering)["items"])
         # an upgrade keeps the generated report key (workers' tokens stay valid)
-        devkube.helm(kube.kubeconfig, "upgrade", rel.name, str(CHART), "-n", kube.namespace,
-                     "--reuse-values", "--set", "replicaCount=1")  # fmt: skip
+        devkube.helm(
+            kube.kubeconfig,
+            "upgrade",
+            rel.name,
+            str(CHART),
+            "-n",
+            kube.namespace,
+            "--reuse-values",
+            "--set",
+            "replicaCount=1",
+        )
         again = kube.core.read_namespaced_secret(
             f"{rel.name}-switchboard-report-key", kube.namespace
         )
@@ -191,13 +228,21 @@ def test_rbac_cluster_mode(kube: Kube, chart_crds: list) -> None:
 
 def test_rbac_namespace_mode(kube: Kube, chart_crds: list) -> None:
     with installed(kube, "namespace") as rel:
-        own = [c[:2] + tuple(a for a in c[2:] if a not in ("-n", "default", "--all-namespaces"))
-               for c in CLUSTER_CAN if "customresourcedefinitions" not in c[1]]  # fmt: skip
+        own = [
+            c[:2] + tuple(a for a in c[2:] if a not in ("-n", "default", "--all-namespaces"))
+            for c in CLUSTER_CAN
+            if "customresourcedefinitions" not in c[1]
+        ]
         check(rel, own, True)
         assert rel.can("patch", f"kopfpeerings.kopf.dev/{rel.name}-switchboard")
         # nothing outside its namespace, nothing cluster-wide
-        outside = [("get", "secrets"), ("list", "secrets"), ("watch", "pods"),
-                   ("patch", "voiceagents.switchboard.dev"), ("create", "events")]  # fmt: skip
+        outside = [
+            ("get", "secrets"),
+            ("list", "secrets"),
+            ("watch", "pods"),
+            ("patch", "voiceagents.switchboard.dev"),
+            ("create", "events"),
+        ]
         check(rel, outside, False, ns="default")
         assert not rel.can("list", "secrets", "--all-namespaces")
         assert not rel.can("list", "customresourcedefinitions.apiextensions.k8s.io")
@@ -209,8 +254,12 @@ def test_psa_restricted_is_enforced_on_the_operator_pod(kube: Kube, chart_crds: 
     """Control: the namespace really rejects the operator pod once one restriction is dropped."""
     docs = devkube.render_chart(release_name("cluster"), kube.namespace, *LIVEKIT)
     template = next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "psa-control"},
-           "spec": template["spec"]}  # fmt: skip
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "psa-control"},
+        "spec": template["spec"],
+    }
     del pod["spec"]["serviceAccountName"]  # not installed here; PSA does not look at it
     dry_run = ("apply", "--dry-run=server", "-n", kube.namespace, "-f", "-")
     devkube.kubectl(kube.kubeconfig, *dry_run, stdin=yaml.safe_dump(pod))  # as rendered: admitted

@@ -19,8 +19,8 @@ import pytest
 from devstack import kube as devkube
 from devstack import tools
 from devstack.tools import REPO
-from tests.fixtures.kube import wait_for
-from tests.fixtures.tiers import require_binary
+from tests.support.binaries import require_binary
+from tests.support.kube import wait_for
 
 pytestmark = pytest.mark.kind
 
@@ -61,8 +61,20 @@ def values() -> list[str]:
 @pytest.mark.parametrize("scope", ["cluster", "namespace"])
 def test_helm_install_on_a_real_cluster(namespace: str, scope: str) -> None:
     release = f"sbk-{scope[:2]}-{uuid.uuid4().hex[:4]}"
-    args = ["install", release, str(CHART), "-n", namespace, "--wait", "--timeout", "5m",
-            "--set", f"watchScope={scope}", "--set", "replicaCount=2"]  # fmt: skip
+    args = [
+        "install",
+        release,
+        str(CHART),
+        "-n",
+        namespace,
+        "--wait",
+        "--timeout",
+        "5m",
+        "--set",
+        f"watchScope={scope}",
+        "--set",
+        "replicaCount=2",
+    ]
     for value in values():
         args += ["--set", value]
     devkube.helm(None, *args)

@@ -45,8 +45,9 @@ def test_podmonitor_selects_the_worker_pods(helm: Path) -> None:
 
     example = yaml.safe_load((REPO / "examples" / "voiceagent-local.yaml").read_text())
     spec = VoiceAgent.model_validate({**example, "metadata": {"name": "x", "namespace": "n"}}).spec
-    dep = workload.deployment("n", "front-desk", spec, image="img:1", replicas=1,
-                              config_hash="h", report_url="http://r")  # fmt: skip
+    dep = workload.deployment(
+        "n", "front-desk", spec, image="img:1", replicas=1, config_hash="h", report_url="http://r"
+    )
     pod = dep["spec"]["template"]
     (pm,) = by_kind(render("monitoring.podMonitor.enabled=true"), "PodMonitor")
     assert pm["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
@@ -69,8 +70,9 @@ def test_servicemonitor_scrapes_the_operator_metrics_port(helm: Path) -> None:
     assert ports[svc_port["targetPort"]] == svc_port["port"] == 9999
     assert endpoint["path"] == "/metrics" and endpoint["honorLabels"] is True
     # the operator binds where the Service points
-    cfg = OperatorConfig.from_env({"SWITCHBOARD_METRICS_LISTEN": env_of(docs)[
-        "SWITCHBOARD_METRICS_LISTEN"]})  # fmt: skip
+    cfg = OperatorConfig.from_env(
+        {"SWITCHBOARD_METRICS_LISTEN": env_of(docs)["SWITCHBOARD_METRICS_LISTEN"]}
+    )
     assert cfg.metrics_port == 9999
 
 

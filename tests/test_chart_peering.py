@@ -16,8 +16,8 @@ import pytest
 from devstack import kube as devkube
 from devstack.procs import free_port
 from devstack.tools import REPO
-from tests.fixtures.kube import GROUP, VERSION, Kube, wait_for
 from tests.support.chart import PEERING, apply_peering
+from tests.support.kube import GROUP, VERSION, Kube, wait_for
 
 pytestmark = [pytest.mark.k8s, pytest.mark.usefixtures("kube_crds")]
 
@@ -45,11 +45,18 @@ def replicas(kube: Kube, tmp_path: Path, chart_crds: list[str]) -> Iterator[list
     for pod_id in ("replica-a", "replica-b"):
         log = tmp_path / f"{pod_id}.log"
         health = f"http://127.0.0.1:{free_port()}/healthz"
-        argv = [sys.executable, "-m", "switchboard", f"--namespace={kube.namespace}",
-                f"--peering={PEERING}", f"--liveness={health}"]  # fmt: skip
+        argv = [
+            sys.executable,
+            "-m",
+            "switchboard",
+            f"--namespace={kube.namespace}",
+            f"--peering={PEERING}",
+            f"--liveness={health}",
+        ]
         with log.open("wb") as out:
-            proc = subprocess.Popen(argv, cwd=REPO, env={**env, "POD_ID": pod_id}, stdout=out,
-                                    stderr=subprocess.STDOUT)  # fmt: skip
+            proc = subprocess.Popen(
+                argv, cwd=REPO, env={**env, "POD_ID": pod_id}, stdout=out, stderr=subprocess.STDOUT
+            )
         started.append(Replica(pod_id, proc, log))
     yield started
     for rep in started:
@@ -68,8 +75,12 @@ def peers(kube: Kube) -> dict[str, dict]:
 
 
 def trunk(name: str) -> dict:
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SipTrunk", "metadata": {"name": name},
-            "spec": {"inbound": {"numbers": ["+15550100100"]}}}  # fmt: skip
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "SipTrunk",
+        "metadata": {"name": name},
+        "spec": {"inbound": {"numbers": ["+15550100100"]}},
+    }
 
 
 def handled_by(replicas: list[Replica], name: str) -> list[str]:
@@ -90,8 +101,10 @@ def test_two_replicas_one_active(kube: Kube, replicas: list[Replica]) -> None:
     # (A replica with mandatory peering starts paused; the standby may never log a pause.)
 
     kube.create(trunk("first"))
-    wait_for(lambda: (kube.get("SipTrunk", "first").get("status") or {}).get("conditions"),
-             "the active replica to handle SipTrunk first")  # fmt: skip
+    wait_for(
+        lambda: (kube.get("SipTrunk", "first").get("status") or {}).get("conditions"),
+        "the active replica to handle SipTrunk first",
+    )
     reason = kube.get("SipTrunk", "first")["status"]["conditions"][0]["reason"]
     assert reason == "LiveKitNotConfigured"
     assert handled_by(replicas, "first") == [active]
@@ -102,10 +115,14 @@ def test_two_replicas_one_active(kube: Kube, replicas: list[Replica]) -> None:
     before = len(standby.text())  # both may have logged a resume at startup
     active_rep.proc.send_signal(signal.SIGTERM)
     active_rep.proc.wait(60)
-    wait_for(lambda: "Resuming operations after the pause" in standby.text()[before:],
-             "the standby to resume")  # fmt: skip
+    wait_for(
+        lambda: "Resuming operations after the pause" in standby.text()[before:],
+        "the standby to resume",
+    )
     kube.create(trunk("second"))
-    wait_for(lambda: (kube.get("SipTrunk", "second").get("status") or {}).get("conditions"),
-             "the former standby to handle SipTrunk second")  # fmt: skip
+    wait_for(
+        lambda: (kube.get("SipTrunk", "second").get("status") or {}).get("conditions"),
+        "the former standby to handle SipTrunk second",
+    )
     assert handled_by(replicas, "second") == [standby.pod_id]
     assert json.dumps(peers(kube)).count("replica-") == 1

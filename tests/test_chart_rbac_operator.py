@@ -22,8 +22,8 @@ from devstack import kube as devkube
 from devstack import tools
 from devstack.procs import free_port
 from devstack.tools import REPO
-from tests.fixtures.kube import Kube, load_yaml, wait_for
-from tests.fixtures.tiers import require_binary
+from tests.support.binaries import require_binary
+from tests.support.kube import Kube, load_yaml, wait_for
 
 pytestmark = [pytest.mark.k8s, pytest.mark.livekit, pytest.mark.usefixtures("kube_crds")]
 
@@ -38,20 +38,39 @@ def namespaced_operator(
     require_binary(tools.helm(), "helm")
     release = f"sb-rbac-{uuid.uuid4().hex[:5]}"
     lk = livekit_endpoint
-    devkube.helm(kube.kubeconfig, "install", release, str(CHART), "-n", kube.namespace,
-                 "--set", "watchScope=namespace", "--set", "peering.enabled=false",
-                 "--set", f"livekit.url={lk.url}", "--set", f"livekit.apiKey={lk.api_key}",
-                 "--set", f"livekit.apiSecret={lk.api_secret}")  # fmt: skip
+    devkube.helm(
+        kube.kubeconfig,
+        "install",
+        release,
+        str(CHART),
+        "-n",
+        kube.namespace,
+        "--set",
+        "watchScope=namespace",
+        "--set",
+        "peering.enabled=false",
+        "--set",
+        f"livekit.url={lk.url}",
+        "--set",
+        f"livekit.apiKey={lk.api_key}",
+        "--set",
+        f"livekit.apiSecret={lk.api_secret}",
+    )
     sa = f"{release}-switchboard-operator"
     token = devkube.kubectl(kube.kubeconfig, "create", "token", sa, "-n", kube.namespace).strip()
     kubeconfig = devkube.token_kubeconfig(kube.kubeconfig, token, tmp_path / "sa.kubeconfig")
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     port = free_port()
-    env.update(KUBECONFIG=str(kubeconfig), NO_PROXY="127.0.0.1,localhost",
-               LIVEKIT_URL=lk.url, LIVEKIT_API_KEY=lk.api_key, LIVEKIT_API_SECRET=lk.api_secret,
-               SWITCHBOARD_REPORT_LISTEN=f"127.0.0.1:{port}",
-               SWITCHBOARD_REPORT_URL=f"http://127.0.0.1:{port}/v1/reports",
-               SWITCHBOARD_AGENT_IMAGE="registry.local/switchboard-agent:test")  # fmt: skip
+    env.update(
+        KUBECONFIG=str(kubeconfig),
+        NO_PROXY="127.0.0.1,localhost",
+        LIVEKIT_URL=lk.url,
+        LIVEKIT_API_KEY=lk.api_key,
+        LIVEKIT_API_SECRET=lk.api_secret,
+        SWITCHBOARD_REPORT_LISTEN=f"127.0.0.1:{port}",
+        SWITCHBOARD_REPORT_URL=f"http://127.0.0.1:{port}/v1/reports",
+        SWITCHBOARD_AGENT_IMAGE="registry.local/switchboard-agent:test",
+    )
     log = tmp_path / "operator.log"
     argv = [sys.executable, "-m", "switchboard", "--standalone", f"--namespace={kube.namespace}"]
     with log.open("wb") as out:
@@ -82,8 +101,12 @@ def test_operator_works_with_namespace_rbac_only(kube: Kube, namespaced_operator
     kube.create(next(d for d in docs if d["kind"] == "VoiceAgent"))
     wait_for(lambda: ready(kube, "VoiceAgent", "front-desk"), "VoiceAgent Ready", timeout=120)
     worker = "front-desk-worker"
-    for kind, name in [("secret", worker), ("configmap", "front-desk-agent-config"),
-                       ("deployment", worker), ("pdb", worker)]:  # fmt: skip
+    for kind, name in [
+        ("secret", worker),
+        ("configmap", "front-desk-agent-config"),
+        ("deployment", worker),
+        ("pdb", worker),
+    ]:
         assert devkube.get(kube.kubeconfig, kind, name, kube.namespace), f"{kind}/{name}"
     text = log.read_text(errors="replace")
     assert "Forbidden" not in text and " 403" not in text, text[-4000:]

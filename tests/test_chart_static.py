@@ -21,12 +21,18 @@ LIVEKIT = ("livekit.url=wss://lk.example.test", "livekit.apiKey=k", "livekit.api
 MODES = {"cluster": ("watchScope=cluster",), "namespace": ("watchScope=namespace",)}
 # Verbs and resources the operator must never hold, in either mode.
 FORBIDDEN = {
-    ("", "pods/exec"), ("", "pods/attach"), ("", "pods/portforward"), ("", "pods/log"),
-    ("", "serviceaccounts/token"), ("", "nodes"), ("", "namespaces"),
-    ("rbac.authorization.k8s.io", "clusterroles"), ("rbac.authorization.k8s.io", "roles"),
+    ("", "pods/exec"),
+    ("", "pods/attach"),
+    ("", "pods/portforward"),
+    ("", "pods/log"),
+    ("", "serviceaccounts/token"),
+    ("", "nodes"),
+    ("", "namespaces"),
+    ("rbac.authorization.k8s.io", "clusterroles"),
+    ("rbac.authorization.k8s.io", "roles"),
     ("rbac.authorization.k8s.io", "clusterrolebindings"),
     ("rbac.authorization.k8s.io", "rolebindings"),
-}  # fmt: skip
+}
 
 
 def pod_specs(docs: list[dict]) -> list[dict]:
@@ -41,8 +47,17 @@ def restricted_violations(spec: dict[str, Any]) -> list[str]:
         if spec.get(flag):
             out.append(flag)
     for vol in spec.get("volumes") or []:
-        allowed = {"name", "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
-                   "persistentVolumeClaim", "projected", "secret"}  # fmt: skip
+        allowed = {
+            "name",
+            "configMap",
+            "csi",
+            "downwardAPI",
+            "emptyDir",
+            "ephemeral",
+            "persistentVolumeClaim",
+            "projected",
+            "secret",
+        }
         if set(vol) - allowed:
             out.append(f"volume {vol['name']}: {sorted(set(vol) - allowed)}")
     for c in [*spec.get("initContainers", []), *spec["containers"]]:
@@ -74,8 +89,14 @@ def rules(docs: list[dict]) -> list[tuple[str, str, str, tuple[str, ...]]]:
             for group in rule["apiGroups"]:
                 for res in rule["resources"]:
                     for verb in rule["verbs"]:
-                        out.append((role["kind"], group, f"{res}:{verb}",
-                                    tuple(rule.get("resourceNames", []))))  # fmt: skip
+                        out.append(
+                            (
+                                role["kind"],
+                                group,
+                                f"{res}:{verb}",
+                                tuple(rule.get("resourceNames", [])),
+                            )
+                        )
     return out
 
 
@@ -159,8 +180,13 @@ def test_operator_deployment_contract(helm: Path) -> None:
 
 
 def test_existing_livekit_secret_and_namespace_mode(helm: Path) -> None:
-    docs = render("watchScope=namespace", "livekit.existingSecret=lk", "peering.enabled=false",
-                  "reportKey.existingSecret=rk", ns="team")  # fmt: skip
+    docs = render(
+        "watchScope=namespace",
+        "livekit.existingSecret=lk",
+        "peering.enabled=false",
+        "reportKey.existingSecret=rk",
+        ns="team",
+    )
     container = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
     assert "--namespace=team" in container["args"] and "--standalone" in container["args"]
     assert "--all-namespaces" not in container["args"]
@@ -185,13 +211,21 @@ def test_rbac_is_least_privilege(helm: Path, mode: str) -> None:
     flat = rules(docs)
     verbs = {(g, rv.split(":")[0], rv.split(":")[1]) for _, g, rv, _ in flat}
     assert all("*" not in part for v in verbs for part in v), "no wildcards"
-    assert not [v for v in verbs if v[2] in ("delete", "deletecollection", "escalate", "bind",
-                                              "impersonate")]  # fmt: skip
+    assert not [
+        v
+        for v in verbs
+        if v[2] in ("delete", "deletecollection", "escalate", "bind", "impersonate")
+    ]
     assert not {(g, r) for g, r, _ in verbs} & FORBIDDEN
-    needed = {("switchboard.dev", "voiceagents/status", "patch"), ("", "secrets", "watch"),
-              ("apps", "deployments/scale", "patch"), ("apps", "deployments", "get"),
-              ("", "events", "create"),
-              ("", "pods", "patch"), ("policy", "poddisruptionbudgets", "patch")}  # fmt: skip
+    needed = {
+        ("switchboard.dev", "voiceagents/status", "patch"),
+        ("", "secrets", "watch"),
+        ("apps", "deployments/scale", "patch"),
+        ("apps", "deployments", "get"),
+        ("", "events", "create"),
+        ("", "pods", "patch"),
+        ("policy", "poddisruptionbudgets", "patch"),
+    }
     assert needed <= verbs
     kinds = {d["kind"] for d in docs}
     if mode == "namespace":
@@ -217,8 +251,12 @@ def test_peering_object_matches_scope(helm: Path) -> None:
 def test_peering_crds_come_from_the_subchart(helm: Path) -> None:
     docs = devkube.render_chart("switchboard", "switchboard", crds=True)
     crds = sorted(d["metadata"]["name"] for d in by_kind(docs, "CustomResourceDefinition"))
-    assert crds == ["clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev",
-                    "siptrunks.switchboard.dev", "voiceagents.switchboard.dev"]  # fmt: skip
+    assert crds == [
+        "clusterkopfpeerings.kopf.dev",
+        "kopfpeerings.kopf.dev",
+        "siptrunks.switchboard.dev",
+        "voiceagents.switchboard.dev",
+    ]
     docs = devkube.render_chart(
         "switchboard", "switchboard", "peering.installCRDs=false", crds=True
     )

@@ -16,19 +16,33 @@ from devstack import cluster as devcluster
 from devstack import tools
 from devstack.runstate import Component, RunState, is_zombie, start_ticks
 from devstack.tools import REPO
-from tests.fixtures.kube import wait_for
-from tests.fixtures.tiers import require_binary
+from tests.support.binaries import require_binary
+from tests.support.kube import wait_for
 
 CLUSTER = "switchboard-uptest"
 
 
 def devstack_up(command: str, run_dir: Path, workdir: Path, timeout: float) -> tuple[int, str]:
-    args = [sys.executable, "-m", "devstack.up", command, "--run-dir", str(run_dir),
-            "--cluster-name", CLUSTER, "--cluster-workdir", str(workdir), "--free-ports",
-            "--local", "--owner-pid", str(os.getpid())]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "devstack.up",
+        command,
+        "--run-dir",
+        str(run_dir),
+        "--cluster-name",
+        CLUSTER,
+        "--cluster-workdir",
+        str(workdir),
+        "--free-ports",
+        "--local",
+        "--owner-pid",
+        str(os.getpid()),
+    ]
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-    done = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False)  # fmt: skip
+    done = subprocess.run(
+        args, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
     return done.returncode, done.stdout + done.stderr
 
 
@@ -39,8 +53,11 @@ def alive(pid: int, ticks: int) -> bool:
 @pytest.mark.k8s
 @pytest.mark.livekit
 def test_up_reaches_ready_and_down_leaves_nothing(tmp_path: Path) -> None:
-    for what, path in {**devcluster.required_binaries(), "helm": tools.helm(),
-                       "livekit-server": tools.livekit_server()}.items():  # fmt: skip
+    for what, path in {
+        **devcluster.required_binaries(),
+        "helm": tools.helm(),
+        "livekit-server": tools.livekit_server(),
+    }.items():
         require_binary(path, what)
     require_binary(tools.redis_server(), "redis-server")
     devcluster.reap_orphans(CLUSTER)  # left by a killed session
@@ -53,8 +70,12 @@ def test_up_reaches_ready_and_down_leaves_nothing(tmp_path: Path) -> None:
         state = RunState.load(run_dir)
         assert state is not None
         assert {c.name for c in state.components} == {
-            "redis", "livekit-server", "livekit-sip", "operator", "agent-worker/front-desk",
-        }  # fmt: skip
+            "redis",
+            "livekit-server",
+            "livekit-sip",
+            "operator",
+            "agent-worker/front-desk",
+        }
         assert all(c.alive() for c in state.components)
         # the operator runs with the chart's RBAC, not as cluster admin
         assert state.info["operator_identity"].startswith("system:serviceaccount:switchboard:")
@@ -69,7 +90,7 @@ def test_up_reaches_ready_and_down_leaves_nothing(tmp_path: Path) -> None:
             and s.labels.get("voiceagent") == "front-desk"
             and s.labels["state"] == "ready"
         ]
-        assert ready and ready[0] >= 1, ready  # fmt: skip
+        assert ready and ready[0] >= 1, ready
         for comp in state.components:
             seen.update({pid: start_ticks(pid) for pid in comp.members()})
         cluster = devcluster.Cluster(CLUSTER, workdir)

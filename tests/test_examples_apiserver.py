@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from devstack.tools import REPO
-from tests.fixtures.kube import Kube, load_yaml
+from tests.support.kube import Kube, load_yaml
 
 pytestmark = [pytest.mark.k8s, pytest.mark.usefixtures("kube_crds")]
 

@@ -10,7 +10,7 @@ from kubernetes.client.rest import ApiException
 
 from devstack import cluster as devcluster
 from devstack.tools import versions
-from tests.fixtures.kube import Kube, rejection, wait_for
+from tests.support.kube import Kube, rejection, wait_for
 
 pytestmark = pytest.mark.k8s
 

@@ -19,8 +19,15 @@ pytestmark = pytest.mark.unit
 
 
 def report(pod: str, active: int, seq: int, **kw: object) -> WorkerReport:
-    return WorkerReport(namespace="ns", voice_agent="va", pod=pod, active_calls=active,
-                        capacity=1, seq=seq, **kw)  # type: ignore[arg-type]  # fmt: skip
+    return WorkerReport(
+        namespace="ns",
+        voice_agent="va",
+        pod=pod,
+        active_calls=active,
+        capacity=1,
+        seq=seq,
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def test_reports_join_pods_and_track_idle_time() -> None:
@@ -60,9 +67,14 @@ def test_local_workers_without_pods_expire() -> None:
 def test_pod_start_estimate_from_the_watch() -> None:
     fleet = AgentFleet(("ns", "va"))
     assert fleet.pod_start_estimate() == DEFAULT_POD_START_S
-    body = {"metadata": {"name": "p", "creationTimestamp": "2026-11-21T10:00:00Z"},
-            "status": {"conditions": [{"type": "Ready", "status": "True",
-                                       "lastTransitionTime": "2026-11-21T10:00:07Z"}]}}  # fmt: skip
+    body = {
+        "metadata": {"name": "p", "creationTimestamp": "2026-11-21T10:00:00Z"},
+        "status": {
+            "conditions": [
+                {"type": "Ready", "status": "True", "lastTransitionTime": "2026-11-21T10:00:07Z"}
+            ]
+        },
+    }
     info = pod_info(body)
     assert info.ready and info.start_s == 7.0
     fleet.observe_pod(info)
@@ -82,8 +94,7 @@ async def test_only_an_owned_fleet_takes_reports() -> None:
     state = OperatorState(OperatorConfig())
 
     async def result(va: str) -> str:
-        r = WorkerReport(namespace="ns", voice_agent=va, pod="p", active_calls=0, capacity=1,
-                         seq=1)  # fmt: skip
+        r = WorkerReport(namespace="ns", voice_agent=va, pod="p", active_calls=0, capacity=1, seq=1)
         return await on_report(state, r, 0.0)
 
     assert await result("va") == "standby"  # serving nothing: a paused or fresh replica

@@ -41,9 +41,14 @@ def starting(name: str) -> WorkerState:
 def test_from_spec_parses_the_go_duration_and_defaults() -> None:
     assert ScalingParams.from_spec(Scaling()) == ScalingParams(1, 1, 0, 10, 30.0)
     spec = Scaling.model_validate(
-        {"callsPerWorker": 4, "warmWorkers": 3, "minWorkers": 2, "maxWorkers": 50,
-         "scaleDownDelay": "1m30s"}
-    )  # fmt: skip
+        {
+            "callsPerWorker": 4,
+            "warmWorkers": 3,
+            "minWorkers": 2,
+            "maxWorkers": 50,
+            "scaleDownDelay": "1m30s",
+        }
+    )
     assert ScalingParams.from_spec(spec, pod_start_s=8.0) == ScalingParams(4, 3, 2, 50, 90.0, 8.0)
 
 
@@ -176,8 +181,14 @@ def test_deletion_costs_order_and_stability() -> None:
 def random_fleet(rng: random.Random) -> tuple[list[WorkerState], int, ScalingParams, int]:
     cpw = rng.choice([1, 1, 2, 4])
     lo = rng.randint(0, 5)
-    p = ScalingParams(cpw, rng.randint(0, 6), lo, rng.randint(max(lo, 1), 40),
-                      rng.choice([0.0, 30.0, 120.0]), rng.choice([0.0, 10.0]))  # fmt: skip
+    p = ScalingParams(
+        cpw,
+        rng.randint(0, 6),
+        lo,
+        rng.randint(max(lo, 1), 40),
+        rng.choice([0.0, 30.0, 120.0]),
+        rng.choice([0.0, 10.0]),
+    )
     workers = []
     for i in range(rng.randint(0, 30)):
         ready = rng.random() < 0.85
@@ -204,8 +215,13 @@ def test_properties_over_random_fleets(seed) -> None:
         assert d.recheck_after_s is None or d.recheck_after_s >= 0
         assert d.ready == d.idle + d.busy == sum(1 for w in live if w.ready)
 
-        eligible = [w for w in live if w.ready and w.active_calls == 0
-                    and NOW - (w.idle_since or NOW) >= p.scale_down_delay_s]  # fmt: skip
+        eligible = [
+            w
+            for w in live
+            if w.ready
+            and w.active_calls == 0
+            and NOW - (w.idle_since or NOW) >= p.scale_down_delay_s
+        ]
         if d.desired < current and current <= p.max_workers:
             assert current - d.desired <= len(eligible)
             # The pods the ReplicaSet removes (lowest costs) never carry a call.
@@ -215,7 +231,8 @@ def test_properties_over_random_fleets(seed) -> None:
         with_calls = [d.deletion_cost[w.name] for w in live if w.active_calls]
         without = [d.deletion_cost[w.name] for w in live if not w.active_calls]
         assert not with_calls or not without or min(with_calls) > max(without)
-        ranked = sorted((w for w in live if w.ready and not w.active_calls),
-                        key=lambda w: w.idle_since or NOW)  # fmt: skip
+        ranked = sorted(
+            (w for w in live if w.ready and not w.active_calls), key=lambda w: w.idle_since or NOW
+        )
         costs = [d.deletion_cost[w.name] for w in ranked]
         assert costs == sorted(costs)  # longer idle, lower (or equal) cost

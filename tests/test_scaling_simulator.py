@@ -14,10 +14,18 @@ pytestmark = pytest.mark.unit
 
 # Two calls 1 s apart (the second finds no warm worker), then a lone call after the scale-down.
 TRACE = [(5.0, 20.0), (6.0, 20.0), (100.0, 10.0)]
-PARAMS = ScalingParams(calls_per_worker=1, warm_workers=1, min_workers=0, max_workers=10,
-                       scale_down_delay_s=30.0)  # fmt: skip
-KEYS = {"policy", "cold_calls", "cold_pct", "wait_mean_s", "wait_p95_s",
-        "worker_seconds_per_call_second", "peak_workers"}  # fmt: skip
+PARAMS = ScalingParams(
+    calls_per_worker=1, warm_workers=1, min_workers=0, max_workers=10, scale_down_delay_s=30.0
+)
+KEYS = {
+    "policy",
+    "cold_calls",
+    "cold_pct",
+    "wait_mean_s",
+    "wait_p95_s",
+    "worker_seconds_per_call_second",
+    "peak_workers",
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +38,15 @@ def pick(m: dict, *keys: str) -> tuple:
     return tuple(m[k] for k in keys)
 
 
-FIGURES = ("cold_calls", "wait_mean_s", "wait_p95_s", "worker_seconds", "peak_workers",
-           "pods_started", "busy_pods_removed")  # fmt: skip
+FIGURES = (
+    "cold_calls",
+    "wait_mean_s",
+    "wait_p95_s",
+    "worker_seconds",
+    "peak_workers",
+    "pods_started",
+    "busy_pods_removed",
+)
 
 
 def test_switchboard_exact(results) -> None:

@@ -10,7 +10,7 @@ import pytest
 from devstack.sipua.audio import Transcriber, flite_prompt, next_utterance
 from devstack.sipua.dialog import ask
 from devstack.sipua.ua import SipUA
-from tests.fixtures.kube import wait_for
+from tests.support.kube import wait_for
 from tests.support.sip_stack import (
     CALLER,
     GREETING,
@@ -21,7 +21,7 @@ from tests.support.sip_stack import (
     phone_script,
     sip_trunk,
     voice_agent,
-)  # fmt: skip
+)
 from tests.support.voiceagent_stack import NUMBER
 
 pytestmark = [pytest.mark.sip, pytest.mark.timeout(300)]
@@ -52,8 +52,11 @@ def raw_number_leaks(stack: SipStack) -> list[str]:
     """Where the caller's raw number shows up: operator and worker logs, events, status."""
     digits = CALLER.lstrip("+")
     events = stack.kube.core.list_namespaced_event(stack.kube.namespace).items
-    places = {"operator log": stack.ops.op.text(), "status": str(stack.status()),
-              "events": str(events)}  # fmt: skip
+    places = {
+        "operator log": stack.ops.op.text(),
+        "status": str(stack.status()),
+        "events": str(events),
+    }
     places.update({f"worker log {w.workdir.name}": w.log() for w in stack.workers})
     return [where for where, text in places.items() if digits in text]
 
@@ -68,8 +71,9 @@ async def test_answered_call_greets_answers_and_frees_the_slot(
     greeting = await next_utterance(call.rtp, call.answered_at, 60, call.ended)
     # offline pocketsphinx on phone audio misses words: half the content words is a match
     assert heard_enough(GREETING, transcribe(greeting.pcm))
-    answer = await ask(call, flite_prompt(QUESTION), lambda u: understood(transcribe(u.pcm)),
-                     tries=5)  # fmt: skip
+    answer = await ask(
+        call, flite_prompt(QUESTION), lambda u: understood(transcribe(u.pcm)), tries=5
+    )
     assert heard_enough(HOURS_REPLY, transcribe(answer.pcm))
     wait_for(lambda: sip_stack.status().get("activeCalls") == 1, "the operator counts the call")
     assert await call.bye() == 200
@@ -128,8 +132,9 @@ async def test_a_call_survives_a_drain_and_the_next_goes_elsewhere(
     await next_utterance(second.rtp, second.answered_at, 60, second.ended)
     assert idle.worker_info().get("active_jobs") == 1  # the draining worker took no new call
     # the drained call still talks: a question gets the scripted answer
-    answer = await ask(first, flite_prompt(QUESTION), lambda u: understood(transcribe(u.pcm)),
-                       tries=5)  # fmt: skip
+    answer = await ask(
+        first, flite_prompt(QUESTION), lambda u: understood(transcribe(u.pcm)), tries=5
+    )
     assert heard_enough(HOURS_REPLY, transcribe(answer.pcm))
     assert not first.ended.is_set() and busy.proc is not None and busy.proc.alive()
     assert await first.bye() == 200  # the call ends normally, by the caller

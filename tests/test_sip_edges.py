@@ -20,10 +20,15 @@ AUTHED = "+15550100300"  # a trunk with digest credentials
 
 async def test_rejected_calls_create_no_room_and_no_job(sip_stack: SipStack, sip_ua: SipUA) -> None:
     """Each refusal gets the SIP status livekit-sip gives; none reaches a room or a worker."""
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "carrier-auth"},
-              "data": {k: base64.b64encode(v.encode()).decode()
-                       for k, v in (("username", "carrier"),
-                                    ("password", "s3cret-pw"))}}  # fmt: skip
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "carrier-auth"},
+        "data": {
+            k: base64.b64encode(v.encode()).decode()
+            for k, v in (("username", "carrier"), ("password", "s3cret-pw"))
+        },
+    }
     sip_stack.kube.core.create_namespaced_secret(sip_stack.kube.namespace, secret)
     remote = sip_trunk("remote", numbers=[ELSEWHERE], allowedAddresses=["10.1.2.3/32"])
     authed = sip_trunk("authed", numbers=[AUTHED], authSecretRef={"name": "carrier-auth"})
@@ -39,8 +44,9 @@ async def test_rejected_calls_create_no_room_and_no_job(sip_stack: SipStack, sip
         ("no credentials", AUTHED, None),
     ):
         try:
-            call = await sip_ua.invite(sip_stack.bridge.uri(number), caller=CALLER, auth=auth,
-                                       timeout=20)  # fmt: skip
+            call = await sip_ua.invite(
+                sip_stack.bridge.uri(number), caller=CALLER, auth=auth, timeout=20
+            )
         except CallRejected as err:
             observed[case] = err.status
         except TimeoutError:
@@ -51,20 +57,25 @@ async def test_rejected_calls_create_no_room_and_no_job(sip_stack: SipStack, sip
     # Observed with livekit-sip v1.11.0: a call that matches no trunk gets no final response
     # at all (it logs reason "flood": scanners learn nothing); digest auth challenges with
     # 407, and answers wrong credentials with 401.
-    assert observed == {"unknown number": "no final response",
-                        "source not allowed": "no final response",
-                        "wrong password": 401, "no credentials": 407}  # fmt: skip
+    assert observed == {
+        "unknown number": "no final response",
+        "source not allowed": "no final response",
+        "wrong password": 401,
+        "no credentials": 407,
+    }
     assert await sip_stack.rooms() == []
     assert "received job request" not in worker.log()
     # the right credentials are let in: the refusal above was about the password
-    call = await sip_ua.invite(sip_stack.bridge.uri(AUTHED), caller=CALLER,
-                               auth=("carrier", "s3cret-pw"))  # fmt: skip
+    call = await sip_ua.invite(
+        sip_stack.bridge.uri(AUTHED), caller=CALLER, auth=("carrier", "s3cret-pw")
+    )
     assert await call.bye() == 200
 
 
 async def test_outbound_call_reaches_a_ua_that_hears_the_agent(
-    sip_stack: SipStack, livekit_sip,
-) -> None:  # fmt: skip
+    sip_stack: SipStack,
+    livekit_sip,
+) -> None:
     """CreateSIPParticipant through the operator's outbound trunk rings our UA; it hears hello."""
     callee = await SipUA(user="callee").start()
     try:
@@ -80,8 +91,12 @@ async def test_outbound_call_reaches_a_ua_that_hears_the_agent(
                 api.CreateAgentDispatchRequest(agent_name=agent_name, room=room)
             )
             request = api.CreateSIPParticipantRequest(
-                sip_trunk_id=trunk_id, sip_call_to=CALLER, room_name=room,
-                participant_identity="callee", wait_until_answered=True)  # fmt: skip
+                sip_trunk_id=trunk_id,
+                sip_call_to=CALLER,
+                room_name=room,
+                participant_identity="callee",
+                wait_until_answered=True,
+            )
             dial = asyncio.create_task(lk.sip.create_sip_participant(request))
             call = await asyncio.wait_for(callee.incoming.get(), 30)
             assert CALLER.lstrip("+") in (call.invite.uri if call.invite else "")

@@ -8,8 +8,8 @@ from livekit.agents import cli
 
 from switchboard_agent.providers import build_pipeline
 from switchboard_agent.report import Reporter
-from switchboard_agent.server import build_server
 from switchboard_agent.settings import Runtime, load_config
+from switchboard_agent.worker import build_server
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,7 +12,7 @@ from livekit.agents.beta.tools import EndCallTool
 from switchboard_contract import AgentConfig
 
 from switchboard_agent import prompts
-from switchboard_agent.caller import CallerInfo
+from switchboard_agent.caller_id import CallerInfo
 from switchboard_agent.local.scripted_llm import TRANSFER_TOOL
 
 logger = logging.getLogger("switchboard.agent")

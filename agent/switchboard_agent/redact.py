@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from switchboard_agent.caller import hash_value
+from switchboard_agent.caller_id import hash_value
 
 PII_PREFIX = "lk.pii."
 

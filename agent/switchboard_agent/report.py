@@ -32,9 +32,14 @@ class Reporter(threading.Thread):
     """
 
     def __init__(
-        self, url: str, token: str, config: AgentConfig, pod: str,
-        active: Callable[[], int], draining: Callable[[], bool],
-    ) -> None:  # fmt: skip
+        self,
+        url: str,
+        token: str,
+        config: AgentConfig,
+        pod: str,
+        active: Callable[[], int],
+        draining: Callable[[], bool],
+    ) -> None:
         super().__init__(name="switchboard-reporter", daemon=True)
         self.url, self.token, self.config, self.pod = url, token, config, pod
         self.active, self.draining = active, draining
@@ -44,9 +49,12 @@ class Reporter(threading.Thread):
 
     @classmethod
     def from_env(
-        cls, config: AgentConfig, active: Callable[[], int], draining: Callable[[], bool],
+        cls,
+        config: AgentConfig,
+        active: Callable[[], int],
+        draining: Callable[[], bool],
         env: Mapping[str, str] | None = None,
-    ) -> Reporter | None:  # fmt: skip
+    ) -> Reporter | None:
         env = os.environ if env is None else env
         url = env.get(ENV_REPORT_URL)
         if not url:
@@ -68,10 +76,11 @@ class Reporter(threading.Thread):
 
     def send(self, report: WorkerReport) -> bool:
         req = urllib.request.Request(
-            self.url, data=report.model_dump_json().encode(), method="POST",
-            headers={"Authorization": f"Bearer {self.token}",
-                     "Content-Type": "application/json"},
-        )  # fmt: skip
+            self.url,
+            data=report.model_dump_json().encode(),
+            method="POST",
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
         try:
             with urllib.request.urlopen(req, timeout=2) as resp:
                 resp.read()

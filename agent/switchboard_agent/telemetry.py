@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from switchboard_contract import AgentConfig
 
-from switchboard_agent.caller import (
+from switchboard_agent.caller_id import (
     ATTR_CALL_ID,
     ATTR_PHONE_NUMBER,
     ATTR_RULE_ID,
@@ -96,8 +96,11 @@ def annotate_call(config: AgentConfig, caller: CallerInfo) -> None:
     """
     span = trace.get_current_span()
     attrs: dict[str, Any] = {**static_attributes(config), ATTR_CALLER_SIP: caller.is_sip}
-    ids = {ATTR_CALL_ID: caller.call_id, ATTR_TRUNK_ID: caller.trunk_id,
-           ATTR_RULE_ID: caller.rule_id}  # fmt: skip
+    ids = {
+        ATTR_CALL_ID: caller.call_id,
+        ATTR_TRUNK_ID: caller.trunk_id,
+        ATTR_RULE_ID: caller.rule_id,
+    }
     attrs.update({key: value for key, value in ids.items() if value})
     if caller.number_hash:
         attrs[ATTR_CALLER_HASH] = caller.number_hash

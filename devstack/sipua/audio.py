@@ -59,9 +59,12 @@ def _utterance(packets: list[Received], start: int, trailing_quiet: float) -> Ut
 
 
 async def next_utterance(
-    rtp: RtpSession, after: float, timeout: float, ended: asyncio.Event | None = None,
+    rtp: RtpSession,
+    after: float,
+    timeout: float,
+    ended: asyncio.Event | None = None,
     gap: float = GAP_S,
-) -> Utterance:  # fmt: skip
+) -> Utterance:
     """Wait for the first complete utterance that starts after `after`."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -35,9 +35,15 @@ async def wait_played(call: Call) -> float:
 
 
 async def converse(
-    ua: SipUA, uri: str, question: np.ndarray | None, *, caller: str, timeout: float = 60,
-    hang_up: bool = True, partial: bool = False,
-) -> Conversation:  # fmt: skip
+    ua: SipUA,
+    uri: str,
+    question: np.ndarray | None,
+    *,
+    caller: str,
+    timeout: float = 60,
+    hang_up: bool = True,
+    partial: bool = False,
+) -> Conversation:
     """Call `uri`, wait for the greeting, ask `question` (8 kHz audio) and wait for the answer.
 
     With `partial`, an answered call whose greeting or answer never comes is returned with
@@ -67,9 +73,14 @@ PAUSE_S = 1.0  # a caller lets the agent finish before speaking
 
 
 async def ask(
-    call: Call, question: np.ndarray, accept: Callable[[Utterance], bool], *, tries: int = 3,
-    timeout: float = 60, pause: float = PAUSE_S,
-) -> Utterance:  # fmt: skip
+    call: Call,
+    question: np.ndarray,
+    accept: Callable[[Utterance], bool],
+    *,
+    tries: int = 3,
+    timeout: float = 60,
+    pause: float = PAUSE_S,
+) -> Utterance:
     """Ask, and like a caller who was misheard, ask again while the answer is not accepted.
 
     Speech that starts within a few hundred ms of the agent's last word loses its first

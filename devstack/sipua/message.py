@@ -7,9 +7,17 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
-COMPACT = {"v": "Via", "f": "From", "t": "To", "i": "Call-ID", "m": "Contact",
-           "l": "Content-Length", "c": "Content-Type", "r": "Refer-To",
-           "k": "Supported"}  # fmt: skip
+COMPACT = {
+    "v": "Via",
+    "f": "From",
+    "t": "To",
+    "i": "Call-ID",
+    "m": "Contact",
+    "l": "Content-Length",
+    "c": "Content-Type",
+    "r": "Refer-To",
+    "k": "Supported",
+}
 CANONICAL = {n.lower(): n for n in ("Call-ID", "CSeq", "WWW-Authenticate", "Refer-To")}
 
 
@@ -106,8 +114,9 @@ def response_to(req: SipMessage, status: int, reason: str, to_tag: str = "") -> 
 
 
 def _params(challenge: str) -> dict[str, str]:
-    return {k.lower(): v1 or v2 for k, v1, v2 in
-            re.findall(r'(\w+)=(?:"([^"]*)"|([^,\s]+))', challenge)}  # fmt: skip
+    return {
+        k.lower(): v1 or v2 for k, v1, v2 in re.findall(r'(\w+)=(?:"([^"]*)"|([^,\s]+))', challenge)
+    }
 
 
 def digest_authorization(

@@ -66,10 +66,17 @@ class Call:
         return SipMessage(
             method=method,
             uri=f"sip:{self.peer[0]}:{self.peer[1]}",
-            headers=[*self.ua.via(), ("From", self.local), ("To", self.remote),
-                     ("Call-ID", self.call_id), ("CSeq", f"{self.cseq} {method}"),
-                     ("Max-Forwards", "70"), ("Contact", self.ua.contact), *(extra or [])],
-        )  # fmt: skip
+            headers=[
+                *self.ua.via(),
+                ("From", self.local),
+                ("To", self.remote),
+                ("Call-ID", self.call_id),
+                ("CSeq", f"{self.cseq} {method}"),
+                ("Max-Forwards", "70"),
+                ("Contact", self.ua.contact),
+                *(extra or []),
+            ],
+        )
 
     async def bye(self) -> int:
         """Hang up; the status of the BYE's response."""
@@ -177,27 +184,49 @@ class SipUA(asyncio.DatagramProtocol):
             self._waiting.pop(req.branch, None)
 
     async def invite(
-        self, target: str, *, caller: str = "switchboard", auth: tuple[str, str] | None = None,
-        rtp: RtpSession | None = None, headers: list[tuple[str, str]] | None = None,
+        self,
+        target: str,
+        *,
+        caller: str = "switchboard",
+        auth: tuple[str, str] | None = None,
+        rtp: RtpSession | None = None,
+        headers: list[tuple[str, str]] | None = None,
         timeout: float = 60,
-    ) -> Call:  # fmt: skip
+    ) -> Call:
         """Call `target` (a sip: URI); returns once answered, raises CallRejected otherwise."""
         loop = asyncio.get_running_loop()
         rtp = rtp or await RtpSession(host=self.host).bind()
         peer = host_port(target)
-        call = Call(self, "sb-" + token(10), f"<sip:{caller}@{self.host}>;tag={token(6)}",
-                    f"<{target}>", peer, rtp, outgoing=True)  # fmt: skip
+        call = Call(
+            self,
+            "sb-" + token(10),
+            f"<sip:{caller}@{self.host}>;tag={token(6)}",
+            f"<{target}>",
+            peer,
+            rtp,
+            outgoing=True,
+        )
         self.calls[call.call_id] = call
         call.invite_at = loop.time()
         authz: list[tuple[str, str]] = []
         for _ in range(2):  # once plain, once with credentials after a challenge
-            req = SipMessage(method="INVITE", uri=target, body=sdp_offer(
-                self.host, rtp.port, secrets.randbelow(2**31)))  # fmt: skip
-            req.headers = [*self.via(), ("From", call.local), ("To", call.remote),
-                           ("Call-ID", call.call_id), ("CSeq", f"{call.cseq} INVITE"),
-                           ("Max-Forwards", "70"), ("Contact", self.contact),
-                           ("Content-Type", "application/sdp"), *authz,
-                           *(headers or [])]  # fmt: skip
+            req = SipMessage(
+                method="INVITE",
+                uri=target,
+                body=sdp_offer(self.host, rtp.port, secrets.randbelow(2**31)),
+            )
+            req.headers = [
+                *self.via(),
+                ("From", call.local),
+                ("To", call.remote),
+                ("Call-ID", call.call_id),
+                ("CSeq", f"{call.cseq} INVITE"),
+                ("Max-Forwards", "70"),
+                ("Contact", self.contact),
+                ("Content-Type", "application/sdp"),
+                *authz,
+                *(headers or []),
+            ]
 
             def provisional(resp: SipMessage) -> None:
                 if resp.status in (180, 183) and not call.ringing_at:
@@ -229,16 +258,35 @@ class SipUA(asyncio.DatagramProtocol):
 
     def _ack(self, call: Call, ok: SipMessage) -> None:
         num, _ = ok.cseq
-        ack = SipMessage(method="ACK", uri=f"sip:{call.peer[0]}:{call.peer[1]}", headers=[
-            *self.via(), ("From", call.local), ("To", call.remote), ("Call-ID", call.call_id),
-            ("CSeq", f"{num} ACK"), ("Max-Forwards", "70")])  # fmt: skip
+        ack = SipMessage(
+            method="ACK",
+            uri=f"sip:{call.peer[0]}:{call.peer[1]}",
+            headers=[
+                *self.via(),
+                ("From", call.local),
+                ("To", call.remote),
+                ("Call-ID", call.call_id),
+                ("CSeq", f"{num} ACK"),
+                ("Max-Forwards", "70"),
+            ],
+        )
         self.send(ack, call.peer)
 
     def _ack_failure(self, req: SipMessage, resp: SipMessage, addr: tuple[str, int]) -> None:
         # the ACK of a non-2xx final response is part of the INVITE transaction (same branch)
-        ack = SipMessage(method="ACK", uri=req.uri, headers=[
-            *[(n, v) for n, v in req.headers if n in ("Via", "From", "Call-ID", "Max-Forwards")],
-            ("To", resp.header("To") or ""), ("CSeq", f"{req.cseq[0]} ACK")])  # fmt: skip
+        ack = SipMessage(
+            method="ACK",
+            uri=req.uri,
+            headers=[
+                *[
+                    (n, v)
+                    for n, v in req.headers
+                    if n in ("Via", "From", "Call-ID", "Max-Forwards")
+                ],
+                ("To", resp.header("To") or ""),
+                ("CSeq", f"{req.cseq[0]} ACK"),
+            ],
+        )
         self.send(ack, addr)
 
     # -- incoming ------------------------------------------------------------------------
@@ -300,9 +348,14 @@ class SipUA(asyncio.DatagramProtocol):
             self.send(response_to(msg, 200, "OK", local_tag), addr)
 
     async def _notify_refer(self, call: Call) -> None:
-        note = call._request("NOTIFY", [
-            ("Event", "refer"), ("Subscription-State", "terminated;reason=noresource"),
-            ("Content-Type", "message/sipfrag;version=2.0")])  # fmt: skip
+        note = call._request(
+            "NOTIFY",
+            [
+                ("Event", "refer"),
+                ("Subscription-State", "terminated;reason=noresource"),
+                ("Content-Type", "message/sipfrag;version=2.0"),
+            ],
+        )
         note.body = f"SIP/2.0 {self.refer_result}\r\n".encode()
         with contextlib.suppress(TimeoutError):
             await self.transact(note, call.peer, timeout=8)
@@ -312,8 +365,16 @@ class SipUA(asyncio.DatagramProtocol):
         local = f"{msg.header('To')};tag={token(6)}"
         contact = uri_of(msg.header("Contact"))
         peer = host_port(contact) if contact else addr
-        call = Call(self, msg.header("Call-ID") or "", local, msg.header("From") or "", peer,
-                    RtpSession(host=self.host), outgoing=False, invite=msg)  # fmt: skip
+        call = Call(
+            self,
+            msg.header("Call-ID") or "",
+            local,
+            msg.header("From") or "",
+            peer,
+            RtpSession(host=self.host),
+            outgoing=False,
+            invite=msg,
+        )
         call.invite_at = loop.time()
         self.calls[call.call_id] = call
         self.send(response_to(msg, 100, "Trying"), addr)

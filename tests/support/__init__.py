@@ -1,0 +1,1 @@
+"""Plain helpers for tests and benchmarks: harnesses, configs, test doubles; no fixtures."""

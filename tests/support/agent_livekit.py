@@ -1,51 +1,17 @@
-"""Helpers for the agent's livekit-tier tests: API client, dispatch, a caller joining."""
+"""Helpers for the agent's livekit-tier tests: dispatch, a caller joining, who is in a room."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
-import pytest
 from livekit import api
 
 from devstack.livekit import LiveKitStack
 from tests.support.agent_caller import SimCaller, caller_token
-from tests.support.agent_configs import offline_config_doc
 from tests.support.agent_worker import AgentWorker
 
 WorkerFactory = Callable[..., AgentWorker]
-
-
-@pytest.fixture
-def agent_worker(livekit_server: LiveKitStack, tmp_path: Path) -> Iterator[WorkerFactory]:
-    """Start workers with an offline config (overrides as keyword args); stopped after."""
-    started: list[AgentWorker] = []
-
-    def start(**overrides: Any) -> AgentWorker:
-        overrides.setdefault("agentName", f"agent-{uuid.uuid4().hex[:8]}")
-        w = AgentWorker(
-            tmp_path / f"worker{len(started)}",
-            offline_config_doc(**overrides),
-            livekit_server.url,
-            livekit_server.api_key,
-            livekit_server.api_secret,
-        )
-        started.append(w)
-        return w.start()
-
-    yield start
-    for w in started:
-        w.stop()
-
-
-@pytest.fixture
-async def lkapi(livekit_server: LiveKitStack) -> AsyncIterator[api.LiveKitAPI]:
-    async with api.LiveKitAPI(
-        livekit_server.url, livekit_server.api_key, livekit_server.api_secret
-    ) as client:
-        yield client
 
 
 def room_name(prefix: str = "call") -> str:
@@ -68,9 +34,12 @@ async def join(
 
 
 async def call(
-    server: LiveKitStack, lkapi: api.LiveKitAPI, agent_name: str,
-    identity: str = "caller-1", **attrs: str,
-) -> SimCaller:  # fmt: skip
+    server: LiveKitStack,
+    lkapi: api.LiveKitAPI,
+    agent_name: str,
+    identity: str = "caller-1",
+    **attrs: str,
+) -> SimCaller:
     """Dispatch the agent to a fresh room and join that room as the caller."""
     room = room_name()
     await dispatch(lkapi, agent_name, room)

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from devstack import kube as devkube
-from devstack import tools
-from devstack.cluster import Cluster
-from tests.fixtures.kube import Kube
-from tests.fixtures.tiers import require_binary
+from tests.support.kube import Kube
 
 PEERING = "switchboard"  # the chart's peering name for release "switchboard"
-
-
-@pytest.fixture(scope="module")
-def helm() -> Path:
-    return require_binary(tools.helm(), "helm")
 
 
 def render(*values: str, release: str = "switchboard", ns: str = "switchboard") -> list[dict]:
@@ -34,18 +23,6 @@ def env_of(docs: list[dict]) -> dict[str, Any]:
     (dep,) = by_kind(docs, "Deployment")
     container = dep["spec"]["template"]["spec"]["containers"][0]
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
-
-
-@pytest.fixture(scope="module")
-def chart_crds(kube_cluster: Cluster) -> list[str]:
-    """Every CRD the chart ships (its crds/ and the kopf-peering subchart's), Established."""
-    require_binary(tools.helm(), "helm")
-    docs = devkube.render_chart("crds", "default", crds=True)
-    crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
-    devkube.apply(kube_cluster.kubeconfig, crds)
-    names = [f"crd/{d['metadata']['name']}" for d in crds]
-    devkube.kubectl(kube_cluster.kubeconfig, "wait", "--for=condition=Established", *names)
-    return names
 
 
 def apply_peering(kube: Kube) -> None:

@@ -19,8 +19,8 @@ from switchboard.voiceagent.reports import report_token
 from switchboard_contract.report import REPORT_HEARTBEAT_S, REPORT_PATH, WorkerReport
 
 from devstack.procs import free_port
-from tests.fixtures.kube import GROUP, VERSION, Kube, wait_for
-from tests.fixtures.operator import OperatorProcess
+from tests.support.kube import GROUP, VERSION, Kube, wait_for
+from tests.support.operator import OperatorProcess
 
 Factory = Callable[..., OperatorProcess]
 NUMBER = "+15550100100"
@@ -28,31 +28,46 @@ NUMBER = "+15550100100"
 
 def trunk(name: str = "carrier") -> dict[str, Any]:
     inbound = {"numbers": [NUMBER], "allowedAddresses": ["127.0.0.1/32"]}
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SipTrunk", "metadata": {"name": name},
-            "spec": {"inbound": inbound}}  # fmt: skip
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "SipTrunk",
+        "metadata": {"name": name},
+        "spec": {"inbound": inbound},
+    }
 
 
 def agent(name: str = "desk", trunks: tuple[str, ...] = ("carrier",), **scaling: Any) -> dict:
     return {
-        "apiVersion": f"{GROUP}/{VERSION}", "kind": "VoiceAgent", "metadata": {"name": name},
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "VoiceAgent",
+        "metadata": {"name": name},
         "spec": {
             "greeting": "Hello",
-            "pipeline": {"stt": {"provider": "pocketsphinx"},
-                         "llm": {"provider": "scripted", "script": {"intents": []}},
-                         "tts": {"provider": "flite"}},
+            "pipeline": {
+                "stt": {"provider": "pocketsphinx"},
+                "llm": {"provider": "scripted", "script": {"intents": []}},
+                "tts": {"provider": "flite"},
+            },
             "telephony": {"trunks": list(trunks), "numbers": [NUMBER]},
-            "scaling": {"warmWorkers": 1, "minWorkers": 0, "maxWorkers": 5,
-                        "scaleDownDelay": "2s", **scaling},
+            "scaling": {
+                "warmWorkers": 1,
+                "minWorkers": 0,
+                "maxWorkers": 5,
+                "scaleDownDelay": "2s",
+                **scaling,
+            },
         },
-    }  # fmt: skip
+    }
 
 
 def post_report(port: int, body: bytes, token: str) -> int:
     """POST a worker report as a worker does; the HTTP status (0: nothing listening yet)."""
     req = urllib.request.Request(
-        f"http://127.0.0.1:{port}{REPORT_PATH}", data=body, method="POST",
+        f"http://127.0.0.1:{port}{REPORT_PATH}",
+        data=body,
+        method="POST",
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )  # fmt: skip
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return int(resp.status)
@@ -66,9 +81,13 @@ class Stack:
     """The operator with its report endpoint on a free loopback port."""
 
     def __init__(
-        self, factory: Factory, endpoint: LiveKitEndpoint, kube: Kube, *args: str,
+        self,
+        factory: Factory,
+        endpoint: LiveKitEndpoint,
+        kube: Kube,
+        *args: str,
         log_name: str = "operator.log",
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.port, self.metrics_port = free_port(), free_port()
         self.kube = kube
         self.endpoint = endpoint
@@ -87,8 +106,14 @@ class Stack:
     def report(self, va: str, pod: str, active: int) -> int:
         self.sent[va, pod] = (active, time.monotonic())
         self.seq += 1
-        body = WorkerReport(namespace=self.kube.namespace, voice_agent=va, pod=pod,
-                            active_calls=active, capacity=1, seq=self.seq)  # fmt: skip
+        body = WorkerReport(
+            namespace=self.kube.namespace,
+            voice_agent=va,
+            pod=pod,
+            active_calls=active,
+            capacity=1,
+            seq=self.seq,
+        )
         token = report_token(self.key, self.kube.namespace, va)
         return post_report(self.port, body.model_dump_json().encode(), token)
 
@@ -102,8 +127,9 @@ class Stack:
         """Apply the trunk and the "desk" VoiceAgent; the name of its one warm worker pod."""
         self.kube.create(trunk())
         self.kube.create(agent(**scaling))
-        (pod,) = wait_for(lambda: self.pods("desk") if len(self.pods("desk")) == 1 else None,
-                          "the warm worker")  # fmt: skip
+        (pod,) = wait_for(
+            lambda: self.pods("desk") if len(self.pods("desk")) == 1 else None, "the warm worker"
+        )
         return pod
 
     def metric(self, name: str, **labels: str) -> float | None:

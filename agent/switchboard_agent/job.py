@@ -13,8 +13,8 @@ from livekit.plugins import silero
 from opentelemetry import trace
 from switchboard_contract import AgentConfig
 
-from switchboard_agent.call import CallLifecycle
-from switchboard_agent.caller import caller_from_participant
+from switchboard_agent.call_lifecycle import CallLifecycle
+from switchboard_agent.caller_id import caller_from_participant
 from switchboard_agent.local import PocketsphinxSTT
 from switchboard_agent.persona import SwitchboardAgent
 from switchboard_agent.providers import Pipeline, build_pipeline

@@ -6,7 +6,7 @@ from livekit.agents import AgentServer
 from switchboard_contract import AgentConfig
 
 from switchboard_agent.capacity import CallSlots
-from switchboard_agent.entry import entrypoint, prewarm
+from switchboard_agent.job import entrypoint, prewarm
 from switchboard_agent.settings import Runtime
 
 

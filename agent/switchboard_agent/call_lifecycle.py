@@ -10,7 +10,7 @@ from livekit.agents import AgentSession, JobContext
 from livekit.agents.voice import CloseEvent
 from opentelemetry import trace
 
-from switchboard_agent.caller import CallerInfo
+from switchboard_agent.caller_id import CallerInfo
 from switchboard_agent.telemetry import ATTR_END_REASON
 
 logger = logging.getLogger("switchboard.agent")
