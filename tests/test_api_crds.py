@@ -104,7 +104,11 @@ def _compare(model: type[BaseModel], schema: dict[str, Any], path: str) -> list[
             problems.append(f"{path}.{alias}: description mismatch")
         default = field.get_default(call_default_factory=True)
         if "default" in sub:
-            wire = default.to_wire() if isinstance(default, BaseModel) else default
+            wire = (
+                default.model_dump(by_alias=True, exclude_none=True, mode="json")
+                if isinstance(default, BaseModel)
+                else default
+            )
             if wire != sub["default"]:
                 problems.append(f"{path}.{alias}: default {wire!r} != {sub['default']!r}")
         literal = _literal_values(field.annotation)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from switchboard.config import OperatorConfig
 from switchboard.livekit.client import LiveKitEndpoint
-from switchboard.state import OperatorState
+from switchboard.startup import build_state
 
 from devstack.tools import REPO
 from tests.support.chart import by_kind, env_of, render
@@ -81,9 +81,9 @@ def _exported_names() -> set[str]:
     from prometheus_client import REGISTRY  # noqa: PLC0415
     from switchboard_agent import capacity  # noqa: F401, PLC0415  (registers the agent's)
 
-    state = OperatorState(OperatorConfig())
+    state, fleets = build_state(OperatorConfig())
     state.client(LiveKitEndpoint("http://lk", "k", "s")).calls["ListSIPDispatchRule"] += 1
-    fleet = state.fleets.get("ns", "va")
+    fleet = fleets.get("ns", "va")
     fleet.last_status = {"activeCalls": 0, "workers": {}}
     names = set()
     for registry in (state.metrics.registry, REGISTRY):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from switchboard.config import OperatorConfig
-from switchboard.state import OperatorState
 from switchboard.voiceagent.fleet import (
     DEFAULT_POD_START_S,
     REPORT_TTL_S,
     AgentFleet,
+    Fleets,
     PodInfo,
     pod_info,
 )
@@ -91,14 +90,14 @@ def test_a_new_fleet_settles_before_trusting_silence() -> None:
 
 async def test_only_an_owned_fleet_takes_reports() -> None:
     """A replica acts only for VoiceAgents whose kopf daemon runs here (not while paused)."""
-    state = OperatorState(OperatorConfig())
+    fleets = Fleets()
 
     async def result(va: str) -> str:
         r = WorkerReport(namespace="ns", voice_agent=va, pod="p", active_calls=0, capacity=1, seq=1)
-        return await on_report(state, r, 0.0)
+        return await on_report(fleets, r, 0.0)
 
     assert await result("va") == "standby"  # serving nothing: a paused or fresh replica
-    served, other = state.fleets.get("ns", "va"), state.fleets.get("ns", "other")
+    served, other = fleets.get("ns", "va"), fleets.get("ns", "other")
     served.own(100.0)
     assert await result("gone") == "unknown"
     assert await result("other") == "unknown"  # seen, but its daemon does not run here

@@ -8,7 +8,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from tests.fixtures.kube import DELETE, GROUP, VERSION, Kube, mutate, rejection, wait_for
+from tests.support.kube import DELETE, GROUP, VERSION, Kube, mutate, rejection, wait_for
 
 pytestmark = [pytest.mark.k8s, pytest.mark.usefixtures("kube_crds")]
 

@@ -90,8 +90,10 @@ def test_drift_ignores_server_fields_and_names_changed_ones() -> None:
     del actual.numbers[:]
     actual.ringing_timeout.seconds = 5
     assert drifted_fields(desired, actual, INBOUND_FIELDS) == [
-        "numbers", "auth_password", "ringing_timeout",
-    ]  # fmt: skip
+        "numbers",
+        "auth_password",
+        "ringing_timeout",
+    ]
 
 
 def test_credentials_repr_hides_password() -> None:
@@ -126,10 +128,12 @@ def test_dns_label() -> None:
 def test_condition_transition_time_only_moves_on_status_change() -> None:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     c1 = set_condition([], "Ready", True, "Ok", "fine", generation=1, now=t0)
-    c2 = set_condition(c1, "Ready", True, "Ok", "still fine", generation=2,
-                       now=t0 + timedelta(minutes=5))  # fmt: skip
+    c2 = set_condition(
+        c1, "Ready", True, "Ok", "still fine", generation=2, now=t0 + timedelta(minutes=5)
+    )
     assert c2[0]["lastTransitionTime"] == "2026-01-01T00:00:00Z"
     assert c2[0]["observedGeneration"] == 2
-    c3 = set_condition(c2, "Ready", False, "Broken", "x", generation=2,
-                       now=t0 + timedelta(minutes=6))  # fmt: skip
+    c3 = set_condition(
+        c2, "Ready", False, "Broken", "x", generation=2, now=t0 + timedelta(minutes=6)
+    )
     assert c3[0]["lastTransitionTime"] == "2026-01-01T00:06:00Z"

@@ -40,10 +40,14 @@ async def test_inbound_trunk_create_list_replace_delete(livekit: LiveKitClient) 
 async def test_outbound_trunk_create_list_replace_delete(livekit: LiveKitClient) -> None:
     created = await livekit.create_outbound_trunk(
         api.SIPOutboundTrunkInfo(
-            name="out", address="sip.example.test", numbers=[NUMBER], auth_username="u",
-            auth_password="p", transport=api.SIPTransport.SIP_TRANSPORT_TCP,
+            name="out",
+            address="sip.example.test",
+            numbers=[NUMBER],
+            auth_username="u",
+            auth_password="p",
+            transport=api.SIPTransport.SIP_TRANSPORT_TCP,
         )
-    )  # fmt: skip
+    )
     replaced = await livekit.update_outbound_trunk(
         created.sip_trunk_id,
         api.SIPOutboundTrunkInfo(name="out", address="sip2.example.test:5070", numbers=[NUMBER]),

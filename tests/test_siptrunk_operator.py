@@ -13,8 +13,8 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 from switchboard.livekit.client import LiveKitClient, LiveKitEndpoint
 
-from tests.fixtures.kube import GROUP, VERSION, Kube, wait_for
-from tests.fixtures.operator import OperatorProcess
+from tests.support.kube import GROUP, VERSION, Kube, wait_for
+from tests.support.operator import OperatorProcess
 
 pytestmark = [pytest.mark.k8s, pytest.mark.livekit, pytest.mark.usefixtures("kube_crds")]
 
@@ -29,21 +29,38 @@ def siptrunk(name: str, number: str = "+15550100100", **spec: Any) -> dict[str, 
         "outbound": {"address": "127.0.0.1:5090", "numbers": [number]},
     }
     body.update(spec)
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "SipTrunk",
-            "metadata": {"name": name}, "spec": body}  # fmt: skip
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "SipTrunk",
+        "metadata": {"name": name},
+        "spec": body,
+    }
 
 
 def auth_secret(kube: Kube, password: str = PASSWORD) -> None:
-    kube.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "carrier-auth"},
-                "stringData": {"username": "carrier", "password": password}})  # fmt: skip
+    kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "carrier-auth"},
+            "stringData": {"username": "carrier", "password": password},
+        }
+    )
 
 
 def conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["type"]: c for c in (obj.get("status") or {}).get("conditions", [])}
 
 
-def wait_condition(kube: Kube, op: OperatorProcess, name: str, type_: str, status: str,
-                   reason: str | None = None, timeout: float = 60) -> dict[str, Any]:  # fmt: skip
+def wait_condition(
+    kube: Kube,
+    op: OperatorProcess,
+    name: str,
+    type_: str,
+    status: str,
+    reason: str | None = None,
+    timeout: float = 60,
+) -> dict[str, Any]:
     def check() -> dict[str, Any] | None:
         op.check_alive()
         obj = kube.get("SipTrunk", name)
@@ -84,14 +101,19 @@ async def owned(livekit: LiveKitClient, kube: Kube, name: str) -> list[str]:
 
 
 def events_for(kube: Kube, name: str) -> list[Any]:
-    return [e for e in kube.core.list_namespaced_event(kube.namespace).items
-            if e.involved_object.name == name]  # fmt: skip
+    return [
+        e
+        for e in kube.core.list_namespaced_event(kube.namespace).items
+        if e.involved_object.name == name
+    ]
 
 
 async def test_lifecycle_create_update_delete(
-    kube: Kube, livekit: LiveKitClient, livekit_endpoint: LiveKitEndpoint,
+    kube: Kube,
+    livekit: LiveKitClient,
+    livekit_endpoint: LiveKitEndpoint,
     operator_factory: Factory,
-) -> None:  # fmt: skip
+) -> None:
     op = operator_factory(livekit_endpoint)
     obj = create_ready(kube, op, "carrier")
     status = obj["status"]
@@ -102,10 +124,13 @@ async def test_lifecycle_create_update_delete(
 
     # Update: the outbound section is removed, the inbound gets a second number.
     kube.custom.patch_namespaced_custom_object(
-        GROUP, VERSION, kube.namespace, "siptrunks", "carrier",
-        {"spec": {"outbound": None,
-                  "inbound": {"numbers": ["+15550100100", "+15550100101"]}}},
-    )  # fmt: skip
+        GROUP,
+        VERSION,
+        kube.namespace,
+        "siptrunks",
+        "carrier",
+        {"spec": {"outbound": None, "inbound": {"numbers": ["+15550100100", "+15550100101"]}}},
+    )
     obj = wait_condition(kube, op, "carrier", "Ready", "True")
     assert "outboundTrunkID" not in obj["status"]
     (inbound,) = await livekit.list_inbound_trunks([status["inboundTrunkID"]])
@@ -118,9 +143,11 @@ async def test_lifecycle_create_update_delete(
 
 
 async def test_orphan_policy_keeps_livekit_trunks(
-    kube: Kube, livekit: LiveKitClient, livekit_endpoint: LiveKitEndpoint,
+    kube: Kube,
+    livekit: LiveKitClient,
+    livekit_endpoint: LiveKitEndpoint,
     operator_factory: Factory,
-) -> None:  # fmt: skip
+) -> None:
     op = operator_factory(livekit_endpoint)
     create_ready(kube, op, "keep", deletionPolicy="Orphan")
     kube.delete("SipTrunk", "keep")
@@ -129,9 +156,11 @@ async def test_orphan_policy_keeps_livekit_trunks(
 
 
 async def test_secret_rotation_and_missing_secret(
-    kube: Kube, livekit: LiveKitClient, livekit_endpoint: LiveKitEndpoint,
+    kube: Kube,
+    livekit: LiveKitClient,
+    livekit_endpoint: LiveKitEndpoint,
     operator_factory: Factory,
-) -> None:  # fmt: skip
+) -> None:
     op = operator_factory(livekit_endpoint)
     kube.create(siptrunk("rotating"))
     obj = wait_condition(kube, op, "rotating", "Ready", "False", "SecretNotFound")
@@ -152,9 +181,11 @@ async def test_secret_rotation_and_missing_secret(
 
 
 async def test_out_of_band_delete_is_restored(
-    kube: Kube, livekit: LiveKitClient, livekit_endpoint: LiveKitEndpoint,
+    kube: Kube,
+    livekit: LiveKitClient,
+    livekit_endpoint: LiveKitEndpoint,
     operator_factory: Factory,
-) -> None:  # fmt: skip
+) -> None:
     op = operator_factory(livekit_endpoint)
     obj = create_ready(kube, op, "drift")
     await livekit.delete_trunk(obj["status"]["inboundTrunkID"])
@@ -170,9 +201,11 @@ async def test_out_of_band_delete_is_restored(
 
 
 async def test_conflicting_numbers_name_the_other_siptrunk(
-    kube: Kube, livekit: LiveKitClient, livekit_endpoint: LiveKitEndpoint,
+    kube: Kube,
+    livekit: LiveKitClient,
+    livekit_endpoint: LiveKitEndpoint,
     operator_factory: Factory,
-) -> None:  # fmt: skip
+) -> None:
     op = operator_factory(livekit_endpoint)
     create_ready(kube, op, "first")
     kube.create(siptrunk("second"))
@@ -181,9 +214,11 @@ async def test_conflicting_numbers_name_the_other_siptrunk(
 
 
 async def test_operator_killed_mid_reconcile_leaves_no_duplicates(
-    kube: Kube, livekit: LiveKitClient, livekit_endpoint: LiveKitEndpoint,
+    kube: Kube,
+    livekit: LiveKitClient,
+    livekit_endpoint: LiveKitEndpoint,
     operator_factory: Factory,
-) -> None:  # fmt: skip
+) -> None:
     count = 15
     op = operator_factory(livekit_endpoint)
     auth_secret(kube)
@@ -205,9 +240,12 @@ async def test_operator_killed_mid_reconcile_leaves_no_duplicates(
 
 
 async def test_livekit_outage_flips_then_converges_and_delete_waits(
-    kube: Kube, livekit: LiveKitClient, livekit_endpoint: LiveKitEndpoint, livekit_server,
+    kube: Kube,
+    livekit: LiveKitClient,
+    livekit_endpoint: LiveKitEndpoint,
+    livekit_server,
     operator_factory: Factory,
-) -> None:  # fmt: skip
+) -> None:
     op = operator_factory(livekit_endpoint)
     create_ready(kube, op, "steady")
     create_ready(kube, op, "doomed", number="+15550100199")

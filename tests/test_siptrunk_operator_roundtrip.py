@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from devstack.tools import REPO
-from tests.fixtures.kube import GROUP, VERSION, Kube, wait_for
+from tests.support.kube import GROUP, VERSION, Kube, wait_for
 
 pytestmark = [pytest.mark.k8s, pytest.mark.usefixtures("kube_crds")]
 

@@ -61,7 +61,7 @@ def writes(lk: LiveKitClient) -> int:
 
 
 def cond(result: Result, type_: str) -> dict[str, Any]:
-    return next(c for c in result.status["conditions"] if c["type"] == type_)
+    return next(c for c in result.value["conditions"] if c["type"] == type_)
 
 
 async def test_create_then_steady_state_makes_no_writes(livekit: LiveKitClient) -> None:
@@ -71,12 +71,12 @@ async def test_create_then_steady_state_makes_no_writes(livekit: LiveKitClient) 
     assert cond(first, "Ready")["status"] == "True"
     assert cond(first, "Ready")["observedGeneration"] == 3
     assert {e.reason for e in first.events} == {"Created"}
-    (inbound,) = await livekit.list_inbound_trunks([first.status["inboundTrunkID"]])
+    (inbound,) = await livekit.list_inbound_trunks([first.value["inboundTrunkID"]])
     assert inbound.auth_password == PASSWORD
 
     before = writes(livekit)
-    second = await run(livekit, trunk(**first.status), owner(), secrets)
-    assert second.status == first.status  # nothing to patch: status written only on change
+    second = await run(livekit, trunk(**first.value), owner(), secrets)
+    assert second.value == first.value  # nothing to patch: status written only on change
     assert second.events == []
     assert writes(livekit) == before
 
@@ -85,8 +85,8 @@ async def test_lost_status_adopts_instead_of_duplicating(livekit: LiveKitClient)
     secrets = SecretStore()
     first = await run(livekit, trunk(), owner(), secrets)
     adopted = await run(livekit, trunk(), owner(), secrets)  # status lost
-    assert adopted.status["inboundTrunkID"] == first.status["inboundTrunkID"]
-    assert adopted.status["outboundTrunkID"] == first.status["outboundTrunkID"]
+    assert adopted.value["inboundTrunkID"] == first.value["inboundTrunkID"]
+    assert adopted.value["outboundTrunkID"] == first.value["outboundTrunkID"]
     assert {e.reason for e in adopted.events} == {"Adopted"}
     assert len(await livekit.list_inbound_trunks()) == 1
     assert len(await livekit.list_outbound_trunks()) == 1
@@ -106,17 +106,17 @@ async def test_duplicates_from_a_crash_are_removed(livekit: LiveKitClient) -> No
 async def test_out_of_band_delete_and_edit_are_repaired(livekit: LiveKitClient) -> None:
     secrets = SecretStore()
     first = await run(livekit, trunk(), owner(), secrets)
-    await livekit.delete_trunk(first.status["inboundTrunkID"])
+    await livekit.delete_trunk(first.value["inboundTrunkID"])
     edited = api.SIPOutboundTrunkInfo(name="hand-edited", address="10.9.9.9", numbers=["+1555"])
     edited.metadata = owner().metadata("outbound")
-    await livekit.update_outbound_trunk(first.status["outboundTrunkID"], edited)
+    await livekit.update_outbound_trunk(first.value["outboundTrunkID"], edited)
 
-    repaired = await run(livekit, trunk(**first.status), owner(), secrets)
+    repaired = await run(livekit, trunk(**first.value), owner(), secrets)
     reasons = {e.reason: e.message for e in repaired.events}
     assert set(reasons) == {"Recreated", "Updated"}
     assert "address" in reasons["Updated"]
-    assert repaired.status["inboundTrunkID"] != first.status["inboundTrunkID"]
-    (out,) = await livekit.list_outbound_trunks([repaired.status["outboundTrunkID"]])
+    assert repaired.value["inboundTrunkID"] != first.value["inboundTrunkID"]
+    (out,) = await livekit.list_outbound_trunks([repaired.value["outboundTrunkID"]])
     assert out.address == "127.0.0.1:5090"
 
 
@@ -124,11 +124,11 @@ async def test_secret_rotation_updates_livekit(livekit: LiveKitClient) -> None:
     secrets = SecretStore()
     first = await run(livekit, trunk(), owner(), secrets)
     secrets.data["creds"]["password"] = "rotated-" + PASSWORD
-    rotated = await run(livekit, trunk(**first.status), owner(), secrets)
-    (inbound,) = await livekit.list_inbound_trunks([first.status["inboundTrunkID"]])
+    rotated = await run(livekit, trunk(**first.value), owner(), secrets)
+    (inbound,) = await livekit.list_inbound_trunks([first.value["inboundTrunkID"]])
     assert inbound.auth_password == "rotated-" + PASSWORD
     assert [e.message for e in rotated.events] == [
-        f"Updated LiveKit inbound trunk {first.status['inboundTrunkID']} (drift in auth_password)"
+        f"Updated LiveKit inbound trunk {first.value['inboundTrunkID']} (drift in auth_password)"
     ]
 
 
@@ -157,9 +157,9 @@ async def test_no_secret_value_in_status_or_events(livekit: LiveKitClient) -> No
     secrets = SecretStore()
     results = [await run(livekit, trunk(), owner(), secrets)]
     secrets.data["creds"]["password"] = "rotated-" + PASSWORD
-    results.append(await run(livekit, trunk(**results[0].status), owner(), secrets))
+    results.append(await run(livekit, trunk(**results[0].value), owner(), secrets))
     for result in results:
-        text = json.dumps(result.status) + repr(result.events)
+        text = json.dumps(result.value) + repr(result.events)
         assert PASSWORD not in text
 
 
@@ -168,7 +168,7 @@ async def test_outage_flips_synced_then_converges(livekit_server, livekit: LiveK
     first = await run(livekit, trunk(), owner(), secrets)
     livekit_server.stop_server()
     try:
-        down = await run(livekit, trunk(**first.status), owner(), secrets)
+        down = await run(livekit, trunk(**first.value), owner(), secrets)
     finally:
         livekit_server.start_server()
     synced = cond(down, "Synced")
@@ -178,6 +178,6 @@ async def test_outage_flips_synced_then_converges(livekit_server, livekit: LiveK
     # the handler's retry message is the failure itself, not the (stale, True) Ready message
     assert down.failure is not None and down.failure.message == synced["message"]
 
-    back = await run(livekit, trunk(**down.status), owner(), secrets)
+    back = await run(livekit, trunk(**down.value), owner(), secrets)
     assert cond(back, "Synced")["status"] == "True"
-    assert back.status["inboundTrunkID"] == first.status["inboundTrunkID"]
+    assert back.value["inboundTrunkID"] == first.value["inboundTrunkID"]

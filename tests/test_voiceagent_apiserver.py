@@ -8,7 +8,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from tests.fixtures.kube import DELETE, GROUP, VERSION, Kube, mutate, rejection, wait_for
+from tests.support.kube import DELETE, GROUP, VERSION, Kube, mutate, rejection, wait_for
 
 pytestmark = [pytest.mark.k8s, pytest.mark.usefixtures("kube_crds")]
 
@@ -90,6 +90,31 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
         {"spec.pipeline.llm.script.intents.0.action.target": DELETE},
         "spec.pipeline.llm.script.intents[0].action.target",
         "a transfer action needs target",
+    ),
+    # the worker's own rules (switchboard_contract), said at admission as CEL and schema
+    (
+        "hangup-with-target",
+        {"spec.pipeline.llm.script.intents.0.action.type": "hangup"},
+        "spec.pipeline.llm.script.intents[0].action.target",
+        "a hangup action takes no target",
+    ),
+    (
+        "intent-target-unknown",
+        {"spec.pipeline.llm.script.intents.0.action.target": "nobody"},
+        "spec.pipeline.llm.script",
+        "an intent's transfer target must name a telephony.transferTargets entry",
+    ),
+    (
+        "empty-reply",
+        {"spec.pipeline.llm.script.intents.0.reply": ""},
+        "spec.pipeline.llm.script.intents[0].reply",
+        "should be at least 1 chars long",
+    ),
+    (
+        "transfer-uri-without-address",
+        {"spec.telephony.transferTargets.0.uri": "sip:"},
+        "spec.telephony.transferTargets[0].uri",
+        "should match",
     ),
     (
         "direct-dispatch-without-room",

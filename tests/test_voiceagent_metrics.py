@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from switchboard.config import OperatorConfig
 from switchboard.livekit.client import LiveKitEndpoint
 from switchboard.metrics import make_app
+from switchboard.startup import build_state
 from switchboard.state import OperatorState
 from switchboard.voiceagent.reports import ReportResult, report_token
 from switchboard.voiceagent.reports import make_app as make_report_app
@@ -34,15 +35,17 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_state_is_read_at_scrape_time() -> None:
-    state = OperatorState(OperatorConfig())
+    state, fleets = build_state(OperatorConfig())
     client = state.client(LiveKitEndpoint("http://lk", "key", "secret"))
     client.calls.update({"CreateSIPDispatchRule": 2, "ListSIPDispatchRule": 5})
-    fleet = state.fleets.get("tel", "desk")
-    state.fleets.get("tel", "undecided")  # no status yet: no made-up zero
-    fleet.last_status = {"activeCalls": 3, "workers": {"desired": 5, "ready": 4, "idle": 1,
-                                                       "busy": 3}}  # fmt: skip
-    state.decisions.add(0.2)
-    state.decisions.add(3.0)
+    fleet = fleets.get("tel", "desk")
+    fleets.get("tel", "undecided")  # no status yet: no made-up zero
+    fleet.last_status = {
+        "activeCalls": 3,
+        "workers": {"desired": 5, "ready": 4, "idle": 1, "busy": 3},
+    }
+    fleets.decisions.add(0.2)
+    fleets.decisions.add(3.0)
     got = samples(state.metrics.exposition().decode())
     va = (("namespace", "tel"), ("voiceagent", "desk"))
     assert got[("switchboard_voiceagent_active_calls", va)] == 3
@@ -56,7 +59,7 @@ def test_state_is_read_at_scrape_time() -> None:
     assert got[("switchboard_scaling_decision_seconds_bucket", (("le", "0.25"),))] == 1
     assert got[("switchboard_scaling_decision_seconds_bucket", (("le", "+Inf"),))] == 2
     # the deque behind the probe is bounded; the histogram keeps counting
-    assert list(state.decisions.samples) == [0.2, 3.0]
+    assert list(fleets.decisions.samples) == [0.2, 3.0]
     client.calls["ListSIPDispatchRule"] += 1
     later = samples(state.metrics.exposition().decode())
     assert later[("switchboard_livekit_requests_total", method)] == 6
@@ -70,16 +73,26 @@ async def test_report_results_are_counted_and_served() -> None:
 
     report_port, metrics_port = free_port(), free_port()
     runners = [
-        await serve(make_report_app(KEY, on_report,
-                                    on_result=lambda r: state.metrics.reports.labels(r).inc()),
-                    "127.0.0.1", report_port, "reports"),
+        await serve(
+            make_report_app(
+                KEY, on_report, on_result=lambda r: state.metrics.reports.labels(r).inc()
+            ),
+            "127.0.0.1",
+            report_port,
+            "reports",
+        ),
         await serve(make_app(state.metrics), "127.0.0.1", metrics_port, "metrics"),
-    ]  # fmt: skip
+    ]
     try:
 
         def report(va: str) -> bytes:
-            return WorkerReport(namespace="tel", voice_agent=va, pod="p", active_calls=0,
-                                capacity=1, seq=1).model_dump_json().encode()  # fmt: skip
+            return (
+                WorkerReport(
+                    namespace="tel", voice_agent=va, pod="p", active_calls=0, capacity=1, seq=1
+                )
+                .model_dump_json()
+                .encode()
+            )
 
         token, gone = report_token(KEY, "tel", "desk"), report_token(KEY, "tel", "gone")
         codes = await asyncio.gather(
@@ -87,9 +100,10 @@ async def test_report_results_are_counted_and_served() -> None:
             asyncio.to_thread(post_report, report_port, report("desk"), "forged"),
             asyncio.to_thread(post_report, report_port, report("gone"), gone),
             asyncio.to_thread(post_report, report_port, b"{}", token),
-            asyncio.to_thread(post_report, report_port, report("paused"),
-                              report_token(KEY, "tel", "paused")),
-        )  # fmt: skip
+            asyncio.to_thread(
+                post_report, report_port, report("paused"), report_token(KEY, "tel", "paused")
+            ),
+        )
         assert codes == [200, 401, 404, 400, 503]
 
         def scrape() -> tuple[str, str]:

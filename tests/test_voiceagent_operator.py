@@ -15,7 +15,7 @@ from kubernetes.client.exceptions import ApiException
 from switchboard.livekit.client import LiveKitClient, LiveKitEndpoint
 from switchboard.voiceagent.fleet import REPORT_TTL_S
 
-from tests.fixtures.kube import GROUP, VERSION, Kube, wait_for
+from tests.support.kube import GROUP, VERSION, Kube, wait_for
 from tests.support.voiceagent_stack import NUMBER, Factory, Stack, agent, trunk
 
 pytestmark = [pytest.mark.k8s, pytest.mark.livekit, pytest.mark.usefixtures("kube_crds")]
@@ -57,8 +57,10 @@ async def test_scale_up_and_down_keeps_busy_workers(stack: Stack) -> None:
     others = wait_for(lambda: [p for p in stack.pods("desk") if p != first], "a second worker")
     # While the only worker was busy LiveKit could have dropped a call: the new free slot
     # starts a sweep for such calls (redispatch.py; the livekit tier tests the sweep itself).
-    wait_for(lambda: (stack.metric("switchboard_livekit_requests_total", method="ListRooms")
-                      or 0) >= 1, "a re-dispatch sweep")  # fmt: skip
+    wait_for(
+        lambda: (stack.metric("switchboard_livekit_requests_total", method="ListRooms") or 0) >= 1,
+        "a re-dispatch sweep",
+    )
     assert stack.report("desk", others[0], 1) == 200
     wait_for(lambda: stack.replicas("desk") >= 3, "scale up for the second call")
 
@@ -77,14 +79,19 @@ async def test_scale_up_and_down_keeps_busy_workers(stack: Stack) -> None:
     # The second call ends; the first worker stays busy. After scaleDownDelay the fleet
     # shrinks to busy + warm = 2, and the busy worker is never the one removed.
     assert stack.report("desk", others[0], 0) == 200
-    wait_for(lambda: stack.heartbeat() or stack.replicas("desk") == 2,
-             "scale down after scaleDownDelay")  # fmt: skip
-    wait_for(lambda: stack.heartbeat() or len(stack.pods("desk", ready_only=False)) == 2,
-             "pods removed")  # fmt: skip
+    wait_for(
+        lambda: stack.heartbeat() or stack.replicas("desk") == 2, "scale down after scaleDownDelay"
+    )
+    wait_for(
+        lambda: stack.heartbeat() or len(stack.pods("desk", ready_only=False)) == 2, "pods removed"
+    )
     survivors = stack.pods("desk", ready_only=False)
     assert first in survivors, "the busy worker must never be chosen for scale-down"
-    events = [e.reason for e in kube.core.list_namespaced_event(kube.namespace).items
-              if e.involved_object.name == "desk"]  # fmt: skip
+    events = [
+        e.reason
+        for e in kube.core.list_namespaced_event(kube.namespace).items
+        if e.involved_object.name == "desk"
+    ]
     assert "ScaledUp" in events and "ScaledDown" in events
 
 
@@ -134,8 +141,10 @@ async def test_delete_removes_rule_and_workers(stack: Stack, livekit: LiveKitCli
 
     wait_for(gone, "VoiceAgent deletion")
     assert await livekit.list_dispatch_rules() == []
-    wait_for(lambda: not kube.apps.list_namespaced_deployment(kube.namespace).items,
-             "garbage collection of the worker Deployment")  # fmt: skip
+    wait_for(
+        lambda: not kube.apps.list_namespaced_deployment(kube.namespace).items,
+        "garbage collection of the worker Deployment",
+    )
 
 
 async def test_livekit_outage_then_converges(stack: Stack, livekit_server) -> None:
@@ -147,9 +156,13 @@ async def test_livekit_outage_then_converges(stack: Stack, livekit_server) -> No
     try:
         # A spec change needs LiveKit: the condition says it cannot get there.
         kube.custom.patch_namespaced_custom_object(
-            GROUP, VERSION, kube.namespace, "voiceagents", "desk",
+            GROUP,
+            VERSION,
+            kube.namespace,
+            "voiceagents",
+            "desk",
             {"spec": {"telephony": {"dispatch": {"roomPrefix": "room-"}}}},
-        )  # fmt: skip
+        )
         stack.wait_condition("desk", "LiveKitSynced", "False", "LiveKitUnavailable")
     finally:
         livekit_server.start_server()
@@ -196,8 +209,12 @@ async def test_rollout_with_a_busy_worker_drains_it_last(stack: Stack) -> None:
 
     deletions: list[tuple[str, int | None]] = []
     w = k8s_watch.Watch()
-    stream = w.stream(kube.core.list_namespaced_pod, kube.namespace, timeout_seconds=120,
-                      label_selector="app.kubernetes.io/component=agent-worker")  # fmt: skip
+    stream = w.stream(
+        kube.core.list_namespaced_pod,
+        kube.namespace,
+        timeout_seconds=120,
+        label_selector="app.kubernetes.io/component=agent-worker",
+    )
     kube.custom.patch_namespaced_custom_object(
         GROUP, VERSION, kube.namespace, "voiceagents", "desk", {"spec": {"greeting": "Hi!"}}
     )
@@ -215,29 +232,6 @@ async def test_rollout_with_a_busy_worker_drains_it_last(stack: Stack) -> None:
     assert [d[0] for d in deletions][-1] == busy, f"busy worker not last: {deletions}"
     assert all(grace is not None and grace >= 3600 for _, grace in deletions), deletions
     assert min_ready >= 1
-
-
-async def test_a_spec_the_worker_cannot_run_is_invalid_until_fixed(stack: Stack) -> None:
-    """CRD-valid, worker-invalid: Ready=False InvalidSpec naming the field, no retry loop."""
-    kube = stack.kube
-    kube.create(trunk())
-    doc = agent()
-    intent = {"name": "bye", "keywords": ["bye"], "reply": "Goodbye.",
-              "action": {"type": "hangup", "target": "frontdesk"}}  # fmt: skip
-    doc["spec"]["pipeline"]["llm"]["script"]["intents"] = [intent]
-    kube.create(doc)
-    cond = stack.wait_condition("desk", "Ready", "False", "InvalidSpec")
-    assert cond["message"].startswith("spec.pipeline.llm.script.intents[0].action:")
-    synced = stack.condition("desk", "LiveKitSynced")
-    assert synced is not None and synced["reason"] == "InvalidSpec"
-    assert stack.va("desk")["status"]["observedGeneration"] == 1
-    # editing the spec is what fixes it: the next generation syncs
-    del intent["action"]["target"]
-    kube.custom.patch_namespaced_custom_object(
-        GROUP, VERSION, kube.namespace, "voiceagents", "desk",
-        {"spec": {"pipeline": doc["spec"]["pipeline"]}},
-    )  # fmt: skip
-    stack.wait_condition("desk", "LiveKitSynced", "True")
 
 
 async def test_a_missing_livekit_secret_is_config_not_found(stack: Stack) -> None:
@@ -259,6 +253,22 @@ async def test_a_spec_the_api_model_refuses_is_invalid_not_retried(stack: Stack)
     cond = stack.wait_condition("desk", "Ready", "False", "InvalidSpec")
     assert cond["message"].startswith("spec.telephony.maxCallDuration: ")
     assert "longer than 168h" in cond["message"]
+    assert stack.va("desk")["status"]["observedGeneration"] == 1
+
+    def set_duration(value: str) -> None:
+        stack.kube.custom.patch_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            stack.kube.namespace,
+            "voiceagents",
+            "desk",
+            {"spec": {"telephony": {"maxCallDuration": value}}},
+        )
+
+    set_duration("1h")  # editing the spec is what fixes it: the next generation syncs
+    stack.wait_condition("desk", "LiveKitSynced", "True")
+    set_duration("100000000000000s")
+    stack.wait_condition("desk", "Ready", "False", "InvalidSpec")
     stack.kube.delete("VoiceAgent", "desk")  # an invalid spec never blocks its own deletion
 
     def gone() -> bool:

@@ -13,8 +13,8 @@ import time
 import pytest
 from switchboard.livekit.client import LiveKitEndpoint
 
-from tests.fixtures.kube import Kube, wait_for
 from tests.support.chart import PEERING, apply_peering
+from tests.support.kube import Kube, wait_for
 from tests.support.voiceagent_stack import Factory, Stack
 
 pytestmark = [
@@ -25,8 +25,14 @@ pytestmark = [
 
 
 def _peered(factory: Factory, endpoint: LiveKitEndpoint, kube: Kube, priority: int) -> Stack:
-    return Stack(factory, endpoint, kube, f"--peering={PEERING}", f"--priority={priority}",
-                 log_name=f"operator-{priority}.log")  # fmt: skip
+    return Stack(
+        factory,
+        endpoint,
+        kube,
+        f"--peering={PEERING}",
+        f"--priority={priority}",
+        log_name=f"operator-{priority}.log",
+    )
 
 
 async def test_a_demoted_replica_stops_scaling(

@@ -10,12 +10,14 @@ import asyncio
 
 import pytest
 from livekit import api
+from switchboard.api.voiceagent import Scaling
 from switchboard.livekit.client import LiveKitClient
-from switchboard.scaling import Decision
+from switchboard.scaling import Decision, ScalingParams
 from switchboard.voiceagent import redispatch
 from switchboard.voiceagent.fleet import AgentFleet
 from switchboard.voiceagent.redispatch import Dispatch
 from switchboard.voiceagent.scaler import repair_dropped_calls
+from switchboard.voiceagent.status import SpecOutcome
 
 from devstack.livekit import LiveKitStack
 from tests.support.agent_livekit import WorkerFactory, agent_in_room, dispatch, join, room_name
@@ -64,7 +66,9 @@ async def test_a_free_slot_after_saturation_starts_one_sweep(
         return 0
 
     monkeypatch.setattr(redispatch, "repair", repair)
-    fleet = AgentFleet(("ns", "desk"), livekit=object(), agent_name="ns-desk")  # type: ignore[arg-type]
+    params = ScalingParams.from_spec(Scaling())
+    spec = SpecOutcome(1, params, "Synced", "", agent_name="ns-desk", livekit=object())  # type: ignore[arg-type]
+    fleet = AgentFleet(("ns", "desk"), spec=spec)
     repair_dropped_calls(fleet, Decision(desired=1, raw_desired=1, idle=1))
     assert not fleet.tasks  # never saturated: nothing to look for
     repair_dropped_calls(fleet, Decision(desired=2, raw_desired=2, idle=0, busy=1))

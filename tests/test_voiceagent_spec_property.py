@@ -25,7 +25,7 @@ from switchboard.api.voiceagent import VoiceAgentSpec
 from switchboard.reasons import INVALID_SPEC, invalid_spec
 from switchboard.voiceagent.builders import SPEC_PATH_OF_CONFIG, agent_config
 
-from tests.fixtures.kube import GROUP, VERSION, Kube
+from tests.support.kube import GROUP, VERSION, Kube
 from tests.support.manifests import REPO
 
 pytestmark = [pytest.mark.k8s, pytest.mark.usefixtures("kube_crds"), pytest.mark.timeout(1200)]
@@ -57,8 +57,12 @@ def spec_schema() -> dict[str, Any]:
 
 
 def _admitted(kube: Kube, spec: dict[str, Any]) -> dict[str, Any] | None:
-    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "VoiceAgent",
-            "metadata": {"name": "probe"}, "spec": copy.deepcopy(spec)}  # fmt: skip
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "VoiceAgent",
+        "metadata": {"name": "probe"},
+        "spec": copy.deepcopy(spec),
+    }
     try:
         return dict(kube.create(body, dry_run=True)["spec"])  # defaults applied, fields pruned
     except ApiException as err:
@@ -70,9 +74,16 @@ def _admitted(kube: Kube, spec: dict[str, Any]) -> dict[str, Any] | None:
 def test_every_admitted_spec_renders_or_is_invalid_spec(kube: Kube) -> None:
     seen = {"admitted": 0, "rendered": 0, "invalid": 0}
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow,
-                                     HealthCheck.data_too_large])  # fmt: skip
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=[
+            HealthCheck.filter_too_much,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+        ],
+    )
     @given(from_schema(spec_schema()), st.sampled_from([None, "Be brief."]))
     def check(spec: dict[str, Any], instructions: str | None) -> None:
         stored = _admitted(kube, spec)

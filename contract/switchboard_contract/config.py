@@ -1,103 +1,179 @@
-"""AgentConfig: the per-VoiceAgent configuration the operator renders and the agent reads."""
+"""AgentConfig: the per-VoiceAgent configuration the operator renders and the agent reads.
+
+The stage, script, transfer-target and telemetry models here are also the VoiceAgent API's
+(`switchboard.api.voiceagent` derives from them), so each field, its limits, default and
+description exist once. `admission(...)` carries a model's cross-field rule into the CRD as
+CEL, next to the pydantic validator that enforces the same rule for the worker.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
-NonEmpty = Annotated[str, Field(min_length=1)]
+from switchboard_contract.base import Frozen
 
-
-class _Frozen(BaseModel):
-    """Base: immutable, strict about unknown keys, camelCase on the wire."""
-
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        serialize_by_alias=True,
-    )
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+# Limits a CRD needs on every string (the API server's CEL cost estimates depend on them).
+ShortText = Annotated[str, StringConstraints(max_length=253)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=253)]
+Text = Annotated[str, StringConstraints(max_length=65536)]
+NonEmptyText = Annotated[str, StringConstraints(min_length=1, max_length=65536)]
+HttpUrl = Annotated[str, StringConstraints(pattern=r"^https?://", max_length=2048)]
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+Options = dict[str, ShortText]
+OPTIONS_DESCRIPTION = "Extra provider-specific options (string values)."
 
 
-class ObjectRef(_Frozen):
+def rule(expression: str, message: str, field_path: str | None = None) -> dict[str, str]:
+    """One CEL validation rule; `field_path` names the field the error points at."""
+    out = {"rule": expression, "message": message}
+    return out if field_path is None else {**out, "fieldPath": field_path}
+
+
+def admission(*rules: dict[str, str]) -> ConfigDict:
+    """Model config carrying CEL `x-kubernetes-validations` into the generated CRD.
+
+    pydantic merges it with the parent's config, so camelCase and frozen still apply; a
+    subclass that adds rules must repeat its parent's (json_schema_extra is not merged).
+    """
+    if not rules:
+        return ConfigDict()
+    validations: list[JsonValue] = [dict(r) for r in rules]
+    return ConfigDict(json_schema_extra={"x-kubernetes-validations": validations})
+
+
+def rules_of(model: type[BaseModel]) -> tuple[dict[str, str], ...]:
+    """The CEL rules `admission` attached to `model`, for a subclass that adds its own."""
+    extra = model.model_config.get("json_schema_extra")
+    found = extra.get("x-kubernetes-validations", []) if isinstance(extra, dict) else []
+    return tuple(dict(r) for r in found if isinstance(r, dict))  # type: ignore[misc]
+
+
+class ObjectRef(Frozen):
     """The VoiceAgent this config was rendered from."""
 
     namespace: NonEmpty
     name: NonEmpty
 
 
-class SttConfig(_Frozen):
-    """Speech-to-text stage. `pocketsphinx` is the offline local provider."""
+class SttConfig(Frozen):
+    """Speech-to-text."""
 
-    provider: Literal["deepgram", "openai", "pocketsphinx"]
-    model: str | None = None
-    language: str | None = None
-    options: dict[str, str] = Field(default_factory=dict)
+    provider: Literal["deepgram", "openai", "pocketsphinx"] = Field(
+        description="deepgram, openai (cloud) or pocketsphinx (offline, English)."
+    )
+    model: ShortText | None = Field(default=None, description="Provider model, e.g. nova-3.")
+    language: ShortText | None = Field(default=None, description="BCP-47 language, e.g. en-US.")
+    options: Options = Field(default_factory=dict, description=OPTIONS_DESCRIPTION)
 
 
-class IntentAction(_Frozen):
-    """A tool call the scripted LLM makes after its reply."""
+_TRANSFER_NEEDS_TARGET = "a transfer action needs target"
+_HANGUP_NO_TARGET = "a hangup action takes no target"
 
-    type: Literal["transfer", "hangup"]
-    target: str | None = Field(default=None, description="transferTargets[].name (transfer)")
+
+class IntentAction(Frozen):
+    """What the scripted LLM does after replying."""
+
+    model_config = admission(
+        rule("self.type != 'transfer' || has(self.target)", _TRANSFER_NEEDS_TARGET, ".target"),
+        rule("self.type != 'hangup' || !has(self.target)", _HANGUP_NO_TARGET, ".target"),
+    )
+
+    type: Literal["transfer", "hangup"] = Field(description="transfer or hangup.")
+    target: ShortText | None = Field(
+        default=None, description="Name of a telephony.transferTargets entry (for transfer)."
+    )
 
     @model_validator(mode="after")
     def _target_for_transfer(self) -> Self:
         if self.type == "transfer" and not self.target:
-            raise ValueError("a transfer action needs a target")
+            raise ValueError(_TRANSFER_NEEDS_TARGET)
         if self.type == "hangup" and self.target:
-            raise ValueError("a hangup action takes no target")
+            raise ValueError(_HANGUP_NO_TARGET)
         return self
 
 
-class Intent(_Frozen):
-    """One scripted intent: matched when the caller says any of its keywords."""
+class Intent(Frozen):
+    """One intent of the dialogue script, matched by keyword."""
 
-    name: NonEmpty
-    keywords: list[NonEmpty] = Field(min_length=1)
-    reply: NonEmpty
-    action: IntentAction | None = None
-
-
-class DialogueScript(_Frozen):
-    """The scripted LLM's dialogue (demo/IVR/test only): first matching intent wins."""
-
-    intents: list[Intent] = Field(default_factory=list)
-    fallback: NonEmpty = "Sorry, I did not catch that. Could you say it again?"
+    name: Name = Field(description="Intent name (appears in traces).")
+    keywords: list[Name] = Field(
+        min_length=1, max_length=64, description="Any keyword in the caller's words matches."
+    )
+    reply: NonEmptyText = Field(description="What the agent says.")
+    action: IntentAction | None = Field(default=None, description="Tool call after the reply.")
 
 
-class LlmConfig(_Frozen):
-    """LLM stage. `scripted` follows `script` and needs no network (demo/test only)."""
+class DialogueScript(Frozen):
+    """A deterministic dialogue for the scripted LLM (demos, IVR-style flows and tests)."""
 
-    provider: Literal["openai", "scripted"]
-    model: str | None = None
-    base_url: str | None = Field(default=None, alias="baseURL")
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    options: dict[str, str] = Field(default_factory=dict)
-    script: DialogueScript | None = None
+    intents: list[Intent] = Field(
+        default_factory=list, max_length=256, description="Intents, tried in order."
+    )
+    fallback: NonEmptyText = Field(
+        default="Sorry, I did not catch that.", description="Reply when no intent matches."
+    )
+
+
+_SCRIPTED_NEEDS_SCRIPT = "the scripted provider needs script"
+
+
+def check_transfer_targets(script: DialogueScript | None, names: Iterable[str]) -> None:
+    """Refuse a script whose transfer action names none of the configured targets."""
+    known = set(names)
+    for intent in script.intents if script else []:
+        target = intent.action.target if intent.action else None
+        if target is not None and target not in known:
+            raise ValueError(f"intent {intent.name!r}: unknown transfer target {target!r}")
+
+
+class LlmConfig(Frozen):
+    """The language model."""
+
+    model_config = admission(
+        rule("self.provider != 'scripted' || has(self.script)", _SCRIPTED_NEEDS_SCRIPT, ".script")
+    )
+
+    provider: Literal["openai", "scripted"] = Field(
+        description="openai (or any OpenAI-compatible server via baseURL) or scripted (offline)."
+    )
+    model: ShortText | None = Field(default=None, description="Model name, e.g. gpt-4.1-mini.")
+    base_url: HttpUrl | None = Field(
+        default=None,
+        alias="baseURL",
+        description="OpenAI-compatible endpoint (vLLM, Ollama), e.g. http://ollama:11434/v1.",
+    )
+    temperature: float | None = Field(
+        default=None, ge=0, le=2, description="Sampling temperature (0..2); unset: the model's."
+    )
+    options: Options = Field(default_factory=dict, description=OPTIONS_DESCRIPTION)
+    script: DialogueScript | None = Field(
+        default=None, description="Dialogue script for the scripted provider."
+    )
 
     @model_validator(mode="after")
     def _script_for_scripted(self) -> Self:
         if self.provider == "scripted" and self.script is None:
-            raise ValueError("the scripted LLM needs a script")
+            raise ValueError(_SCRIPTED_NEEDS_SCRIPT)
         return self
 
 
-class TtsConfig(_Frozen):
-    """Text-to-speech stage. `flite` is the offline local provider."""
+class TtsConfig(Frozen):
+    """Text-to-speech."""
 
-    provider: Literal["cartesia", "elevenlabs", "openai", "flite"]
-    model: str | None = None
-    voice: str | None = None
-    language: str | None = None
-    options: dict[str, str] = Field(default_factory=dict)
+    provider: Literal["cartesia", "elevenlabs", "openai", "flite"] = Field(
+        description="cartesia, elevenlabs, openai (cloud) or flite (offline)."
+    )
+    model: ShortText | None = Field(default=None, description="Provider model, e.g. sonic-2.")
+    voice: ShortText | None = Field(default=None, description="Voice ID or name, e.g. slt.")
+    language: ShortText | None = Field(default=None, description="BCP-47 language, e.g. en.")
+    options: Options = Field(default_factory=dict, description=OPTIONS_DESCRIPTION)
 
 
-class PipelineConfig(_Frozen):
+class PipelineConfig(Frozen):
     """The cascaded STT -> LLM -> TTS pipeline."""
 
     stt: SttConfig
@@ -105,31 +181,43 @@ class PipelineConfig(_Frozen):
     tts: TtsConfig
 
 
-class RealtimeConfig(_Frozen):
-    """A speech-to-speech model instead of the pipeline."""
+class RealtimeConfig(Frozen):
+    """A speech-to-speech model instead of a pipeline."""
 
-    provider: Literal["openai"]
-    model: str | None = None
-    voice: str | None = None
-    options: dict[str, str] = Field(default_factory=dict)
-
-
-class TransferTarget(_Frozen):
-    """A destination the agent may transfer the caller to (SIP REFER)."""
-
-    name: NonEmpty
-    uri: str = Field(pattern=r"^(sip:|tel:)\S+$")
+    provider: Literal["openai"] = Field(description="openai (Realtime API).")
+    model: ShortText | None = Field(default=None, description="Model, e.g. gpt-realtime.")
+    voice: ShortText | None = Field(default=None, description="Voice, e.g. marin.")
+    options: Options = Field(default_factory=dict, description=OPTIONS_DESCRIPTION)
 
 
-class TelemetryConfig(_Frozen):
-    """OTLP/HTTP trace export. No endpoint: no export."""
+class TransferTarget(Frozen):
+    """A destination the agent may transfer a call to."""
 
-    otlp_endpoint: str | None = None
-    sampling_ratio: float = Field(default=1.0, ge=0, le=1)
-    redact_pii: bool = Field(default=True, alias="redactPII")
+    name: Annotated[str, StringConstraints(pattern=DNS_LABEL_PATTERN, max_length=63)] = Field(
+        description="Name the agent uses to pick this target."
+    )
+    uri: Annotated[str, StringConstraints(pattern=r"^(sip|tel):\S+$", max_length=512)] = Field(
+        description="sip: or tel: URI sent in the SIP REFER."
+    )
 
 
-class AgentConfig(_Frozen):
+class TelemetryConfig(Frozen):
+    """OpenTelemetry export of call traces."""
+
+    otlp_endpoint: HttpUrl | None = Field(
+        default=None, description="OTLP/HTTP endpoint; unset disables export."
+    )
+    sampling_ratio: float = Field(
+        default=1.0, ge=0.0, le=1.0, description="Fraction of calls traced (0..1)."
+    )
+    redact_pii: bool = Field(
+        default=True,
+        alias="redactPII",
+        description="Hash phone numbers in traces; false records them raw.",
+    )
+
+
+class AgentConfig(Frozen):
     """Everything one VoiceAgent's workers need, except secrets (those arrive as env vars)."""
 
     agent_name: NonEmpty = Field(description="LiveKit agent name: explicit dispatch only")
@@ -151,11 +239,7 @@ class AgentConfig(_Frozen):
         names = [t.name for t in self.transfer_targets]
         if len(set(names)) != len(names):
             raise ValueError("transferTargets names must be unique")
-        script = self.pipeline.llm.script if self.pipeline else None
-        for intent in script.intents if script else []:
-            target = intent.action.target if intent.action else None
-            if target is not None and target not in names:
-                raise ValueError(f"intent {intent.name!r}: unknown transfer target {target!r}")
+        check_transfer_targets(self.pipeline.llm.script if self.pipeline else None, names)
         return self
 
     def transfer_target(self, name: str) -> TransferTarget | None:

@@ -6,8 +6,9 @@ pods every 15-30 s as HPA/KEDA do.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
+
+from switchboard_contract.base import Frozen
 
 # The operator's report endpoint (the worker gets the full URL) and the bearer token
 # that proves the report comes from a worker of that VoiceAgent.
@@ -20,13 +21,8 @@ REPORT_PORT = 8090
 REPORT_HEARTBEAT_S = 5.0
 
 
-class WorkerReport(BaseModel):
+class WorkerReport(Frozen):
     """One worker's state; the latest report per pod wins."""
-
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", alias_generator=to_camel, validate_by_name=True,
-        validate_by_alias=True, serialize_by_alias=True,
-    )  # fmt: skip
 
     namespace: str = Field(min_length=1, description="VoiceAgent namespace")
     voice_agent: str = Field(min_length=1, description="VoiceAgent name")

@@ -6,10 +6,14 @@ import sys
 
 from kopf import cli
 
+from switchboard import handlers
+from switchboard.config import OperatorConfig
+
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
-    cli.main(args=["run", "-m", "switchboard.handlers", *args], prog_name="switchboard-operator")
+    handlers.register(OperatorConfig.from_env())  # the one read of the environment
+    cli.main(args=["run", *args], prog_name="switchboard-operator")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,6 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from switchboard.livekit.client import LiveKitClient
-from switchboard.voiceagent.fleet import Fleets
 
 log = logging.getLogger(__name__)
 
@@ -31,19 +31,20 @@ class StateCollector:
     def __init__(
         self,
         clients: Callable[[], list[LiveKitClient]],
-        fleets: Callable[[], Fleets],
+        statuses: Callable[[], Iterable[tuple[tuple[str, str], dict[str, Any] | None]]],
     ) -> None:
         self._clients = clients
-        self._fleets = fleets
+        self._statuses = statuses  # ((namespace, VoiceAgent), its last written status)
 
     def describe(self) -> list[Metric]:
         return []  # unchecked: the families depend on what exists at scrape time
 
     def collect(self) -> Iterator[Metric]:
         calls = CounterMetricFamily(
-            "switchboard_livekit_requests", "LiveKit API requests made, by method",
+            "switchboard_livekit_requests",
+            "LiveKit API requests made, by method",
             labels=["method"],
-        )  # fmt: skip
+        )
         totals: dict[str, int] = {}
         for client in self._clients():
             for method, n in client.calls.items():
@@ -63,8 +64,8 @@ class StateCollector:
             "Worker counts per VoiceAgent (desired, ready, idle, busy), as in its status",
             labels=[*labels, "state"],
         )
-        for (namespace, name), fleet in sorted(self._fleets().by_key.items()):
-            status: dict[str, Any] = fleet.last_status or {}
+        for (namespace, name), last in sorted(self._statuses(), key=lambda kv: kv[0]):
+            status: dict[str, Any] = last or {}
             if "activeCalls" not in status:
                 continue  # not decided yet: no number beats a made-up zero
             active.add_metric([namespace, name], status["activeCalls"])
@@ -73,6 +74,19 @@ class StateCollector:
                 workers.add_metric([namespace, name, state], counts.get(state, 0))
         yield active
         yield workers
+
+
+class DecisionClock:
+    """Report-received -> replicas-patched latencies, for the benchmark and the probe."""
+
+    def __init__(self, size: int = 2048, observe: Callable[[float], None] | None = None) -> None:
+        self.samples: deque[float] = deque(maxlen=size)
+        self._observe = observe  # e.g. a Prometheus histogram, which keeps the full history
+
+    def add(self, seconds: float) -> None:
+        self.samples.append(seconds)
+        if self._observe is not None:
+            self._observe(seconds)
 
 
 @dataclass
@@ -85,13 +99,15 @@ class OperatorMetrics:
         self.decision_seconds = Histogram(
             "switchboard_scaling_decision_seconds",
             "Worker report received -> scaling decision applied (replicas, status)",
-            buckets=DECISION_BUCKETS, registry=self.registry,
-        )  # fmt: skip
+            buckets=DECISION_BUCKETS,
+            registry=self.registry,
+        )
         self.reports = Counter(
             "switchboard_worker_reports",
             "Worker reports received, by result",
-            ["result"], registry=self.registry,
-        )  # fmt: skip
+            ["result"],
+            registry=self.registry,
+        )
         for result in REPORT_RESULTS:
             self.reports.labels(result)  # zeros from the start, so rate() has a baseline
 

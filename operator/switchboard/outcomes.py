@@ -1,8 +1,9 @@
-"""What a reconcile pass hands back to its handler: Kubernetes events and retry delays."""
+"""What a reconcile pass hands back to its handler: a typed result, events, failure, delays."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from switchboard.livekit.ensure import Outcome
 
@@ -16,6 +17,18 @@ def backoff(retry: int, base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S
     return float(min(cap, base * (2 ** min(retry, 16))))
 
 
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a pass stopped: the condition's reason and message, and when to retry (None: never)."""
+
+    reason: str
+    message: str
+    retry_s: float | None
+
+
 @dataclass(frozen=True)
 class Event:
     type: str  # "Normal" or "Warning"
@@ -23,8 +36,12 @@ class Event:
     message: str
 
 
-_VERBS = {"created": "Created", "adopted": "Adopted", "updated": "Updated",
-          "recreated": "Recreated"}  # fmt: skip
+_VERBS = {
+    "created": "Created",
+    "adopted": "Adopted",
+    "updated": "Updated",
+    "recreated": "Recreated",
+}
 
 
 def outcome_event(what: str, outcome: Outcome) -> Event | None:
@@ -36,3 +53,16 @@ def outcome_event(what: str, outcome: Outcome) -> Event | None:
     if outcome.removed_duplicates:
         detail += f"; removed duplicates {', '.join(outcome.removed_duplicates)}"
     return Event("Normal", verb, f"{verb} {what} {outcome.object_id}{detail}")
+
+
+@dataclass(frozen=True)
+class Result(Generic[T]):
+    """One reconcile pass, for every kind: what it established, events, why it stopped short."""
+
+    value: T
+    events: list[Event] = field(default_factory=list)
+    failure: Failure | None = None
+
+    @property
+    def retry_after(self) -> float | None:
+        return self.failure.retry_s if self.failure else None

@@ -6,15 +6,20 @@ reconcile pass can meet maps to one (reason, message, retry delay) here, whichev
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 
 import kopf
 from pydantic import ValidationError
 
 from switchboard.kube import MissingConfigMapError, MissingSecretError
-from switchboard.livekit.errors import LiveKitError, LiveKitNotConfiguredError, LiveKitUnavailable
-from switchboard.outcomes import REJECTED_BACKOFF_S, backoff
+from switchboard.livekit.errors import (
+    LiveKitError,
+    LiveKitNotConfiguredError,
+    LiveKitRejected,
+    LiveKitUnavailable,
+)
+from switchboard.names import Owner, parse_owner_metadata
+from switchboard.outcomes import REJECTED_BACKOFF_S, Failure, backoff
 
 # every kind
 READY = "Ready"  # Ready=True
@@ -43,15 +48,6 @@ SCALED_UP, SCALED_DOWN = "ScaledUp", "ScaledDown"
 MISSING_CONFIG_RETRY_S = 30.0  # a Secret or ConfigMap may be created any moment
 
 
-@dataclass(frozen=True)
-class Failure:
-    """Why a pass stopped: the condition's reason and message, and when to retry (None: never)."""
-
-    reason: str
-    message: str
-    retry_s: float | None
-
-
 def kopf_error(why: Failure) -> kopf.TemporaryError | kopf.PermanentError:
     """What the handler raises for `why`: retry after its delay, or stop until the spec changes."""
     if why.retry_s is None:
@@ -67,6 +63,18 @@ def config_failure(
         return Failure(LIVEKIT_NOT_CONFIGURED, str(err), retry_s)
     reason = CONFIG_MAP_NOT_FOUND if isinstance(err, MissingConfigMapError) else SECRET_NOT_FOUND
     return Failure(reason, str(err), retry_s)
+
+
+def conflict_message(what: str, err: LiveKitRejected, owner: Owner, holders: Iterable[str]) -> str:
+    """LiveKit's refusal of `what`, naming the other objects of ours that hold it; `holders`
+    are the metadata of the LiveKit objects the refusal names."""
+    names = set()
+    for metadata in holders:
+        data = parse_owner_metadata(metadata)
+        if data and data.get("uid") != owner.uid:
+            names.add(f"{data.get('kind', '')} {data['namespace']}/{data['name']}".strip())
+    held = f" (conflicts with {', '.join(sorted(names))})" if names else ""
+    return f"LiveKit rejected the {what}: {err.message}{held}"
 
 
 def livekit_failure(err: LiveKitError, retry: int, described: str | None = None) -> Failure:

@@ -12,14 +12,29 @@ import kopf
 from switchboard import kube, metrics, web
 from switchboard.api import GROUP
 from switchboard.config import OperatorConfig
+from switchboard.metrics import DecisionClock, StateCollector
 from switchboard.names import FINALIZER
 from switchboard.state import OperatorState
 from switchboard.voiceagent import handlers as voiceagent_handlers
 from switchboard.voiceagent import reports
+from switchboard.voiceagent.fleet import Fleets
 
 
-@kopf.on.startup()
-async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+def build_state(config: OperatorConfig) -> tuple[OperatorState, Fleets]:
+    """The memo's contents: kind-neutral state, the VoiceAgent fleets, metrics over both."""
+    state = OperatorState(config)
+    decisions = DecisionClock(observe=state.metrics.decision_seconds.observe)
+    fleets = Fleets(locks=state.locks, decisions=decisions)
+    state.metrics.watch_state(
+        StateCollector(clients=lambda: list(state.clients.values()), statuses=fleets.statuses)
+    )
+    return state, fleets
+
+
+async def configure(
+    settings: kopf.OperatorSettings, memo: kopf.Memo, config: OperatorConfig, **_: Any
+) -> None:
+    """Registered by `handlers.register`, which hands it the config read once at start."""
     settings.persistence.finalizer = FINALIZER
     # Our status schema is structural, so kopf's default status.kopf would be pruned:
     # keep kopf's bookkeeping in annotations instead.
@@ -40,10 +55,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         # CRDs cluster-wide, retrying each 403 for about a minute before it falls back.
         settings.scanning.disabled = True
     kube.load_config()
-    state = OperatorState(OperatorConfig.from_env())
-    memo.state = state
-    memo.runners = []
-    config = state.config
+    state, fleets = build_state(config)
+    memo.state, memo.fleets, memo.runners = state, fleets, []
     if config.metrics_host is not None and config.metrics_port is not None:
         app = metrics.make_app(state.metrics)
         memo.runners.append(
@@ -56,7 +69,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         return
     app = reports.make_app(
         key,
-        functools.partial(voiceagent_handlers.on_report, state),
+        functools.partial(voiceagent_handlers.on_report, fleets),
         on_result=lambda result: state.metrics.reports.labels(result).inc(),
     )
     memo.runners.append(
@@ -66,6 +79,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
+    fleets: Fleets | None = memo.get("fleets")
+    if fleets is not None:
+        fleets.cancel_tasks()
     state: OperatorState | None = memo.get("state")
     if state is not None:
         await state.aclose()
@@ -87,8 +103,8 @@ def livekit_calls(memo: kopf.Memo, **_: Any) -> dict[str, int]:
 @kopf.on.probe(id="decisionLatencyMs")
 def decision_latency(memo: kopf.Memo, **_: Any) -> dict[str, float]:
     """Worker report received -> scaling decision applied, over the recent window."""
-    state: OperatorState | None = memo.get("state")
-    samples = sorted(state.decisions.samples) if state else []
+    fleets: Fleets | None = memo.get("fleets")
+    samples = sorted(fleets.decisions.samples) if fleets else []
     if not samples:
         return {"n": 0}
 

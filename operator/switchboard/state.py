@@ -1,9 +1,10 @@
-"""Process-wide operator state kept in kopf's memo: config, LiveKit clients, per-object locks."""
+"""Process-wide operator state kept in kopf's memo: config, LiveKit clients, locks, metrics.
+
+Kind-neutral: the VoiceAgent fleets live beside it in the memo (voiceagent.fleet.Fleets).
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from switchboard import kube
@@ -11,9 +12,8 @@ from switchboard.api.common import LiveKitRef
 from switchboard.config import OperatorConfig
 from switchboard.livekit.client import LiveKitClient, LiveKitEndpoint
 from switchboard.livekit.errors import LiveKitNotConfiguredError
-from switchboard.metrics import OperatorMetrics, StateCollector
-from switchboard.voiceagent.fleet import Fleets
-from switchboard.voiceagent.scaler import DecisionClock
+from switchboard.locks import LockRegistry
+from switchboard.metrics import OperatorMetrics
 
 LIVEKIT_SECRET_KEYS = ("url", "apiKey", "apiSecret")
 
@@ -22,18 +22,8 @@ LIVEKIT_SECRET_KEYS = ("url", "apiKey", "apiSecret")
 class OperatorState:
     config: OperatorConfig
     clients: dict[LiveKitEndpoint, LiveKitClient] = field(default_factory=dict)
-    # One reconcile at a time per object: handlers, timers and secret-triggered resyncs
-    # would otherwise race to create the same LiveKit object.
-    locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
-    fleets: Fleets = field(default_factory=Fleets)
+    locks: LockRegistry = field(default_factory=LockRegistry)
     metrics: OperatorMetrics = field(default_factory=OperatorMetrics)
-    decisions: DecisionClock = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.decisions = DecisionClock(observe=self.metrics.decision_seconds.observe)
-        self.metrics.watch_state(
-            StateCollector(clients=lambda: list(self.clients.values()), fleets=lambda: self.fleets)
-        )
 
     def client(self, endpoint: LiveKitEndpoint) -> LiveKitClient:
         if endpoint not in self.clients:
@@ -56,12 +46,9 @@ class OperatorState:
         return self.client(default)
 
     def forget(self, uid: str) -> None:
-        self.locks.pop(uid, None)
+        self.locks.forget(uid)
 
     async def aclose(self) -> None:
-        for fleet in self.fleets.by_key.values():
-            for task in fleet.tasks:
-                task.cancel()  # e.g. a re-dispatch sweep: its client is closed next
         for client in self.clients.values():
             await client.aclose()
         self.clients.clear()

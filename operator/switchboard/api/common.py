@@ -11,17 +11,16 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    JsonValue,
     StringConstraints,
     ValidationError,
 )
 from pydantic.alias_generators import to_camel
+from switchboard_contract.config import admission
 
 # Go-style durations ("90s", "1h30m", "250ms"): what kubectl users already write elsewhere.
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 MAX_DURATION = timedelta(days=7)  # longer is a typo; far longer overflows timedelta
 E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
-DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 
 def _bounded_duration(value: str) -> str:
@@ -147,9 +146,8 @@ CONDITIONS_FIELD_EXTRA: dict[str, Any] = {
 
 
 def cel(*rules: dict[str, str]) -> ConfigDict:
-    """Model config carrying CEL `x-kubernetes-validations` into the generated CRD.
-
-    pydantic merges this with the parent's config, so camelCase and frozen still apply.
-    """
-    validations: list[JsonValue] = [dict(r) for r in rules]
-    return ConfigDict(json_schema_extra={"x-kubernetes-validations": validations})
+    """Model config carrying CEL rules into the CRD (see `admission`); unknown fields are
+    ignored as in `Model`, also by the stages derived from the strict contract models."""
+    config = admission(*rules)
+    config["extra"] = "ignore"
+    return config

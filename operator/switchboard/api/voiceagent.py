@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
+from switchboard_contract.config import (
+    LlmConfig,
+    RealtimeConfig,
+    ShortText,
+    SttConfig,
+    TelemetryConfig,
+    Text,
+    TransferTarget,
+    TtsConfig,
+    check_transfer_targets,
+    rule,
+    rules_of,
+)
 
 from switchboard.api.common import (
     CONDITIONS_FIELD_EXTRA,
-    DNS_LABEL_PATTERN,
     E164,
     Condition,
     ConfigMapKeyRef,
@@ -20,131 +32,45 @@ from switchboard.api.common import (
     cel,
 )
 
-Text = Annotated[str, StringConstraints(max_length=65536)]
-ShortText = Annotated[str, StringConstraints(max_length=253)]
-Options = dict[str, ShortText]
-
 # Providers that run offline inside the worker need no API key.
 LOCAL_STT = ("pocketsphinx",)
 LOCAL_TTS = ("flite",)
+_KEY_DESCRIPTION = "Secret key holding the provider API key."
 
 
 def _needs_key_rule(local: tuple[str, ...]) -> dict[str, str]:
     listed = ", ".join(f"'{p}'" for p in local)
-    return {
-        "rule": f"self.provider in [{listed}] || has(self.apiKeySecretRef)",
-        "message": "apiKeySecretRef is required for a cloud provider",
-        "fieldPath": ".apiKeySecretRef",
-    }
+    return rule(
+        f"self.provider in [{listed}] || has(self.apiKeySecretRef)",
+        "apiKeySecretRef is required for a cloud provider",
+        ".apiKeySecretRef",
+    )
 
 
-class SttStage(Model):
+# The stages are the worker's contract models plus where their API key lives: a field the
+# worker reads is declared once, in switchboard_contract.config.
+class SttStage(SttConfig):
     """Speech-to-text."""
 
     model_config = cel(_needs_key_rule(LOCAL_STT))
 
-    provider: Literal["deepgram", "openai", "pocketsphinx"] = Field(
-        description="deepgram, openai (cloud) or pocketsphinx (offline, English)."
-    )
-    model: ShortText | None = Field(default=None, description="Provider model, e.g. nova-3.")
-    language: ShortText | None = Field(default=None, description="BCP-47 language, e.g. en-US.")
-    options: Options = Field(
-        default_factory=dict, description="Extra provider-specific options (string values)."
-    )
-    api_key_secret_ref: SecretKeyRef | None = Field(
-        default=None, description="Secret key holding the provider API key."
-    )
+    api_key_secret_ref: SecretKeyRef | None = Field(default=None, description=_KEY_DESCRIPTION)
 
 
-class ScriptAction(Model):
-    """What the scripted LLM does after replying."""
-
-    model_config = cel(
-        {
-            "rule": "self.type != 'transfer' || has(self.target)",
-            "message": "a transfer action needs target",
-            "fieldPath": ".target",
-        }
-    )
-
-    type: Literal["transfer", "hangup"] = Field(description="transfer or hangup.")
-    target: ShortText | None = Field(
-        default=None, description="Name of a telephony.transferTargets entry (for transfer)."
-    )
-
-
-class ScriptIntent(Model):
-    """One intent of the dialogue script, matched by keyword."""
-
-    name: ShortText = Field(description="Intent name (appears in traces).")
-    keywords: list[ShortText] = Field(
-        min_length=1, max_length=64, description="Any keyword in the caller's words matches."
-    )
-    reply: Text = Field(description="What the agent says.")
-    action: ScriptAction | None = Field(default=None, description="Tool call after the reply.")
-
-
-class DialogueScript(Model):
-    """A deterministic dialogue for the scripted LLM (demos, IVR-style flows and tests)."""
-
-    intents: list[ScriptIntent] = Field(
-        default_factory=list, max_length=256, description="Intents, tried in order."
-    )
-    fallback: Text = Field(
-        default="Sorry, I did not catch that.", description="Reply when no intent matches."
-    )
-
-
-class LlmStage(Model):
+class LlmStage(LlmConfig):
     """The language model."""
 
-    model_config = cel(
-        {
-            "rule": "self.provider != 'scripted' || has(self.script)",
-            "message": "the scripted provider needs script",
-            "fieldPath": ".script",
-        }
-    )
+    model_config = cel(*rules_of(LlmConfig))
 
-    provider: Literal["openai", "scripted"] = Field(
-        description="openai (or any OpenAI-compatible server via baseURL) or scripted (offline)."
-    )
-    model: ShortText | None = Field(default=None, description="Model name, e.g. gpt-4.1-mini.")
-    base_url: Annotated[str, StringConstraints(pattern=r"^https?://", max_length=2048)] | None = (
-        Field(
-            default=None,
-            alias="baseURL",
-            description="OpenAI-compatible endpoint (vLLM, Ollama), e.g. http://ollama:11434/v1.",
-        )
-    )
-    options: Options = Field(
-        default_factory=dict, description="Extra provider-specific options (string values)."
-    )
-    api_key_secret_ref: SecretKeyRef | None = Field(
-        default=None, description="Secret key holding the provider API key."
-    )
-    script: DialogueScript | None = Field(
-        default=None, description="Dialogue script for the scripted provider."
-    )
+    api_key_secret_ref: SecretKeyRef | None = Field(default=None, description=_KEY_DESCRIPTION)
 
 
-class TtsStage(Model):
+class TtsStage(TtsConfig):
     """Text-to-speech."""
 
     model_config = cel(_needs_key_rule(LOCAL_TTS))
 
-    provider: Literal["cartesia", "elevenlabs", "openai", "flite"] = Field(
-        description="cartesia, elevenlabs, openai (cloud) or flite (offline)."
-    )
-    model: ShortText | None = Field(default=None, description="Provider model, e.g. sonic-2.")
-    voice: ShortText | None = Field(default=None, description="Voice ID or name, e.g. slt.")
-    language: ShortText | None = Field(default=None, description="BCP-47 language, e.g. en.")
-    options: Options = Field(
-        default_factory=dict, description="Extra provider-specific options (string values)."
-    )
-    api_key_secret_ref: SecretKeyRef | None = Field(
-        default=None, description="Secret key holding the provider API key."
-    )
+    api_key_secret_ref: SecretKeyRef | None = Field(default=None, description=_KEY_DESCRIPTION)
 
 
 class InstructionsSource(Model):
@@ -161,15 +87,11 @@ class Pipeline(Model):
     tts: TtsStage = Field(description="Text-to-speech stage.")
 
 
-class Realtime(Model):
+class Realtime(RealtimeConfig):
     """A speech-to-speech model instead of a pipeline."""
 
-    provider: Literal["openai"] = Field(description="openai (Realtime API).")
-    model: ShortText | None = Field(default=None, description="Model, e.g. gpt-realtime.")
-    voice: ShortText | None = Field(default=None, description="Voice, e.g. marin.")
-    options: Options = Field(
-        default_factory=dict, description="Extra provider-specific options (string values)."
-    )
+    model_config = cel()
+
     api_key_secret_ref: SecretKeyRef = Field(description="Secret key holding the API key.")
 
 
@@ -195,17 +117,6 @@ class Dispatch(Model):
     room_name: ShortText | None = Field(default=None, description="Room name (direct only).")
     pin_secret_ref: SecretKeyRef | None = Field(
         default=None, description="Secret key holding a PIN callers must enter."
-    )
-
-
-class TransferTarget(Model):
-    """A destination the agent may transfer a call to."""
-
-    name: Annotated[str, StringConstraints(pattern=DNS_LABEL_PATTERN, max_length=63)] = Field(
-        description="Name the agent uses to pick this target."
-    )
-    uri: Annotated[str, StringConstraints(pattern=r"^(sip|tel):", max_length=512)] = Field(
-        description="sip: or tel: URI sent in the SIP REFER."
     )
 
 
@@ -275,20 +186,16 @@ class ResourceRequirements(Model):
     )
 
 
-class Telemetry(Model):
-    """OpenTelemetry export."""
-
-    otlp_endpoint: (
-        Annotated[str, StringConstraints(pattern=r"^https?://", max_length=2048)] | None
-    ) = Field(default=None, description="OTLP/HTTP endpoint; unset disables export.")
-    sampling_ratio: float = Field(
-        default=1.0, ge=0.0, le=1.0, description="Fraction of calls traced (0..1)."
-    )
-    redact_pii: bool = Field(
-        default=True,
-        alias="redactPII",
-        description="Hash phone numbers in traces; false records them raw.",
-    )
+# The worker refuses a script whose transfer names an unknown target (AgentConfig): say so
+# at admission already. Every has() guards an optional field, as CEL needs.
+_INTENT_TARGETS_KNOWN = (
+    "!has(self.pipeline) || !has(self.pipeline.llm.script)"
+    " || !has(self.pipeline.llm.script.intents)"
+    " || self.pipeline.llm.script.intents.all(i, !has(i.action) || !has(i.action.target)"
+    " || (has(self.telephony) && has(self.telephony.transferTargets)"
+    " && self.telephony.transferTargets.exists(t, t.name == i.action.target)))"
+)
+_INTENT_TARGETS_MESSAGE = "an intent's transfer target must name a telephony.transferTargets entry"
 
 
 class VoiceAgentSpec(Model):
@@ -303,6 +210,7 @@ class VoiceAgentSpec(Model):
             "rule": "!(has(self.instructions) && has(self.instructionsFrom))",
             "message": "set at most one of spec.instructions or spec.instructionsFrom",
         },
+        rule(_INTENT_TARGETS_KNOWN, _INTENT_TARGETS_MESSAGE, ".pipeline.llm.script"),
     )
 
     agent_name: (
@@ -341,11 +249,19 @@ class VoiceAgentSpec(Model):
         description="Escape hatch: a partial PodTemplateSpec merged into the worker pods.",
         json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
     )
-    telemetry: Telemetry = Field(
-        default_factory=Telemetry,
+    telemetry: TelemetryConfig = Field(
+        default_factory=TelemetryConfig,
         description="Tracing of calls.",
-        json_schema_extra={"default": Telemetry().to_wire()},
+        json_schema_extra={"default": TelemetryConfig().model_dump(mode="json", exclude_none=True)},
     )
+
+    @model_validator(mode="after")
+    def _intent_targets_known(self) -> Self:
+        targets = self.telephony.transfer_targets if self.telephony else []
+        check_transfer_targets(
+            self.pipeline.llm.script if self.pipeline else None, (t.name for t in targets)
+        )
+        return self
 
 
 class Workers(Model):

@@ -28,14 +28,30 @@ _TRANSPORT = {
 # The fields Switchboard owns on each LiveKit object; drift is judged on these only,
 # so server-populated fields (IDs, timestamps) never look like drift.
 INBOUND_FIELDS = (
-    "name", "metadata", "numbers", "allowed_addresses", "allowed_numbers", "auth_username",
-    "auth_password", "headers_to_attributes", "ringing_timeout", "max_call_duration",
-    "krisp_enabled", "media_encryption",
-)  # fmt: skip
+    "name",
+    "metadata",
+    "numbers",
+    "allowed_addresses",
+    "allowed_numbers",
+    "auth_username",
+    "auth_password",
+    "headers_to_attributes",
+    "ringing_timeout",
+    "max_call_duration",
+    "krisp_enabled",
+    "media_encryption",
+)
 OUTBOUND_FIELDS = (
-    "name", "metadata", "address", "transport", "numbers", "auth_username", "auth_password",
-    "destination_country", "media_encryption",
-)  # fmt: skip
+    "name",
+    "metadata",
+    "address",
+    "transport",
+    "numbers",
+    "auth_username",
+    "auth_password",
+    "destination_country",
+    "media_encryption",
+)
 
 
 @dataclass(frozen=True)

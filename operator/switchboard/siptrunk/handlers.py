@@ -13,19 +13,16 @@ from switchboard.api import GROUP, VERSION
 from switchboard.api.common import livekit_ref_of
 from switchboard.api.siptrunk import SipTrunk, SipTrunkSpec
 from switchboard.conditions import set_condition, status_patch
-from switchboard.config import OperatorConfig
 from switchboard.livekit.ensure import remove
 from switchboard.livekit.errors import LiveKitError, LiveKitNotConfiguredError
 from switchboard.names import CREDENTIALS_ANNOTATION, Owner
-from switchboard.outcomes import Event
+from switchboard.outcomes import Event, Failure
 from switchboard.siptrunk.reconcile import READY, inbound_ops, outbound_ops, reconcile
 from switchboard.state import OperatorState
 
 PLURAL = "siptrunks"
 SecretRefIndex = kopf.Index[tuple[str, str], tuple[str, str | None]]
 RESOURCE = (GROUP, VERSION, PLURAL)
-# Read once at import: kopf needs the timer interval when the decorator runs.
-RESYNC_SECONDS = OperatorConfig.from_env().resync_seconds
 
 
 def _owner(body: kopf.Body) -> Owner:
@@ -60,12 +57,17 @@ async def _sync(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo)
     generation = int(body["metadata"].get("generation", 0))
     old = dict(body.get("status") or {})
 
-    def refuse(why: reasons.Failure) -> kopf.TemporaryError | kopf.PermanentError:
+    def refuse(why: Failure) -> kopf.TemporaryError | kopf.PermanentError:
         """Ready=False for `why` before any LiveKit work; the error for the handler to raise."""
         conditions = set_condition(
-            list(old.get("conditions", [])), READY, False, why.reason, why.message,
-            generation=generation, now=datetime.now(UTC),
-        )  # fmt: skip
+            list(old.get("conditions", [])),
+            READY,
+            False,
+            why.reason,
+            why.message,
+            generation=generation,
+            now=datetime.now(UTC),
+        )
         _patch_status(patch, old, {**old, "conditions": conditions})
         return reasons.kopf_error(why)
 
@@ -80,10 +82,15 @@ async def _sync(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo)
         except (kube.MissingSecretError, LiveKitNotConfiguredError) as err:
             raise refuse(reasons.config_failure(err)) from None
         result = await reconcile(
-            trunk, owner=owner, generation=generation, lk=lk,
-            read_secret=kube.secret_keys, now=datetime.now(UTC), retry=retry,
-        )  # fmt: skip
-    _patch_status(patch, old, result.status)
+            trunk,
+            owner=owner,
+            generation=generation,
+            lk=lk,
+            read_secret=kube.secret_keys,
+            now=datetime.now(UTC),
+            retry=retry,
+        )
+    _patch_status(patch, old, result.value)
     _post(body, result.events)
     if result.failure is not None and result.failure.retry_s is not None:
         raise reasons.kopf_error(result.failure)
@@ -98,11 +105,12 @@ async def siptrunk_sync(
     await _sync(body, patch, retry, memo)
 
 
-@kopf.timer(*RESOURCE, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
 async def siptrunk_resync(
     *, body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, retry: int = 0, **_: Any
 ) -> None:
-    """Drift repair: a trunk edited or deleted out of band in LiveKit comes back."""
+    """Drift repair: a trunk edited or deleted out of band in LiveKit comes back.
+
+    A timer registered by `switchboard.handlers.register` (its interval is configuration)."""
     await _sync(body, patch, retry, memo)
 
 

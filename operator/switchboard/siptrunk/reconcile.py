@@ -7,22 +7,20 @@ Result onto status, events and retry delays.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from livekit import api
 
-from switchboard import reasons
+from switchboard import outcomes, reasons
 from switchboard.api.siptrunk import SipAuthSecretRef, SipTrunk
 from switchboard.conditions import is_true, rfc3339, set_condition
 from switchboard.kube import MissingSecretError
 from switchboard.livekit.client import LiveKitClient
 from switchboard.livekit.ensure import M, ObjectOps, ensure, remove
 from switchboard.livekit.errors import LiveKitRejected, LiveKitUnavailable
-from switchboard.names import Owner, parse_owner_metadata
-from switchboard.outcomes import Event, outcome_event
-from switchboard.reasons import Failure
+from switchboard.names import Owner
+from switchboard.outcomes import Event, Failure, outcome_event
 from switchboard.siptrunk.builders import (
     INBOUND,
     INBOUND_FIELDS,
@@ -38,17 +36,8 @@ SecretReader = Callable[[str, str, str, str], Awaitable[list[str]]]
 READY, SYNCED = "Ready", "Synced"  # condition types
 
 
-@dataclass(frozen=True)
-class Result:
-    """The status to store, events to post, and why the pass stopped short (if it did)."""
-
-    status: dict[str, Any]
-    events: list[Event] = field(default_factory=list)
-    failure: Failure | None = None
-
-    @property
-    def retry_after(self) -> float | None:
-        return self.failure.retry_s if self.failure else None
+# The pass's value is the status to store.
+Result = outcomes.Result[dict[str, Any]]
 
 
 def inbound_ops(lk: LiveKitClient) -> ObjectOps[api.SIPInboundTrunkInfo]:
@@ -87,18 +76,10 @@ async def _credentials(
 async def _describe_conflict(lk: LiveKitClient, err: LiveKitRejected, owner: Owner) -> str:
     """LiveKit's message, plus which SipTrunk holds the other trunk when it is one of ours."""
     others = err.conflicting_trunk_ids
-    names = []
+    trunks: list[api.SIPInboundTrunkInfo | api.SIPOutboundTrunkInfo] = []
     if others:
-        trunks: list[api.SIPInboundTrunkInfo | api.SIPOutboundTrunkInfo] = [
-            *await lk.list_inbound_trunks(others),
-            *await lk.list_outbound_trunks(others),
-        ]
-        for trunk in trunks:
-            data = parse_owner_metadata(trunk.metadata)
-            if data and data.get("uid") != owner.uid:
-                names.append(f"SipTrunk {data['namespace']}/{data['name']}")
-    held = f" (conflicts with {', '.join(sorted(set(names)))})" if names else ""
-    return f"LiveKit rejected the trunk: {err.message}{held}"
+        trunks = [*await lk.list_inbound_trunks(others), *await lk.list_outbound_trunks(others)]
+    return reasons.conflict_message("trunk", err, owner, (t.metadata for t in trunks))
 
 
 async def _sync(

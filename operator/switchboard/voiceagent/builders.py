@@ -1,4 +1,7 @@
-"""Pure builders: a VoiceAgent spec -> the agent's rendered config and its LiveKit dispatch rule."""
+"""What the worker and LiveKit are told: a spec -> the rendered AgentConfig and the dispatch rule.
+
+Pure (no I/O); the Kubernetes objects that carry the config are workload.py's concern.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +18,15 @@ DISPATCH = "dispatch"
 DEFAULT_INSTRUCTIONS = "You are a helpful, concise voice assistant on a phone call."
 # Drift is judged on these fields only; IDs and timestamps belong to LiveKit.
 DISPATCH_FIELDS = (
-    "name", "metadata", "rule", "trunk_ids", "numbers", "room_config", "attributes",
+    "name",
+    "metadata",
+    "rule",
+    "trunk_ids",
+    "numbers",
+    "room_config",
+    "attributes",
     "hide_phone_number",
-)  # fmt: skip
+)
 # Grace beyond maxCallDuration for the worker to hang up and flush traces.
 DRAIN_MARGIN_S = 30
 
@@ -49,8 +58,10 @@ def agent_config(
     pipeline = wire.get("pipeline")
     if pipeline:
         # API keys reach the worker as env vars, never in the rendered config.
-        pipeline = {stage: {k: v for k, v in cfg.items() if k != "apiKeySecretRef"}
-                    for stage, cfg in pipeline.items()}  # fmt: skip
+        pipeline = {
+            stage: {k: v for k, v in cfg.items() if k != "apiKeySecretRef"}
+            for stage, cfg in pipeline.items()
+        }
     realtime = wire.get("realtime")
     if realtime:
         realtime = {k: v for k, v in realtime.items() if k != "apiKeySecretRef"}

@@ -14,9 +14,11 @@ from typing import Any
 
 from switchboard_contract.report import REPORT_HEARTBEAT_S, WorkerReport
 
-from switchboard.livekit.client import LiveKitClient
+from switchboard.locks import LockRegistry
+from switchboard.metrics import DecisionClock
 from switchboard.names import POD_DELETION_COST
-from switchboard.scaling import ScalingParams, WorkerState
+from switchboard.scaling import WorkerState
+from switchboard.voiceagent.status import SpecOutcome
 
 # A worker that has not reported for this long (3 missed heartbeats) is not trusted.
 REPORT_TTL_S = 3 * REPORT_HEARTBEAT_S
@@ -66,18 +68,16 @@ class AgentFleet:
     key: FleetKey
     # apiVersion/kind/metadata of the VoiceAgent, enough to post events about it.
     ref: dict[str, Any] = field(default_factory=dict)
-    params: ScalingParams | None = None
-    generation: int = 0
+    # What the last spec pass established (None until it ran): status and scaling need it.
+    spec: SpecOutcome | None = None
     pods: dict[str, PodInfo] = field(default_factory=dict)  # from the pod watch
-    replicas: int | None = None  # the Deployment's spec.replicas, from its watch
+    replicas: int | None = None  # the Deployment's spec.replicas: see observe_replicas
     reports: dict[str, tuple[WorkerReport, float]] = field(default_factory=dict)
     # When calls started (from report increments): the scaler's arrival-surge signal.
     starts: deque[float] = field(default_factory=lambda: deque(maxlen=1024))
     pod_starts: deque[float] = field(default_factory=lambda: deque(maxlen=32))
     idle_since: dict[str, float] = field(default_factory=dict)
-    # Status fields owned by the spec handler (dispatch rule, LiveKitSynced condition).
-    spec_status: dict[str, Any] = field(default_factory=dict)
-    last_status: dict[str, Any] | None = None
+    last_status: dict[str, Any] | None = None  # as stored: what the next status is diffed to
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     recheck: asyncio.TimerHandle | None = None
     # Since when this replica serves the VoiceAgent (None: it does not, e.g. a paused peering
@@ -85,9 +85,6 @@ class AgentFleet:
     # (REPORT_TTL_S) after that, a silent pod may be busy, so nothing is scaled down.
     owned_since: float | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    # For re-dispatching calls LiveKit dropped (redispatch.py), set by the spec handler.
-    livekit: LiveKitClient | None = None
-    agent_name: str | None = None
     # Set while the fleet has no free slot, cleared when a sweep starts. Starts False on
     # purpose: a sweep lists every room, and one per VoiceAgent at start-up would be a storm.
     may_have_dropped: bool = False
@@ -150,6 +147,12 @@ class AgentFleet:
             terminating=deleting or bool(report and report.draining),
         )
 
+    def observe_replicas(self, replicas: int | None) -> None:
+        """The Deployment's spec.replicas as last seen (None: no Deployment). Fed by its watch
+        and by the operator's own writes, so a report arriving before the watch catches up
+        decides from the count just written, not a stale one."""
+        self.replicas = replicas
+
     def observe_pod(self, info: PodInfo) -> None:
         previous = self.pods.get(info.name)
         if info.start_s is not None and (previous is None or previous.start_s is None):
@@ -187,15 +190,29 @@ class AgentFleet:
 
 @dataclass
 class Fleets:
+    """Every VoiceAgent's fleet in this operator process (kept in kopf's memo)."""
+
     by_key: dict[FleetKey, AgentFleet] = field(default_factory=dict)
+    locks: LockRegistry = field(default_factory=LockRegistry)
+    decisions: DecisionClock = field(default_factory=DecisionClock)
 
     def get(self, namespace: str, name: str) -> AgentFleet:
         key = (namespace, name)
         if key not in self.by_key:
-            self.by_key[key] = AgentFleet(key)
+            self.by_key[key] = AgentFleet(key, lock=self.locks[("fleet", *key)])
         return self.by_key[key]
 
     def drop(self, namespace: str, name: str) -> None:
         fleet = self.by_key.pop((namespace, name), None)
+        self.locks.forget(("fleet", namespace, name))
         if fleet is not None and fleet.recheck is not None:
             fleet.recheck.cancel()
+
+    def statuses(self) -> list[tuple[FleetKey, dict[str, Any] | None]]:
+        """Each VoiceAgent's last written status, for the metrics collector."""
+        return [(key, fleet.last_status) for key, fleet in self.by_key.items()]
+
+    def cancel_tasks(self) -> None:
+        for fleet in self.by_key.values():
+            for task in fleet.tasks:
+                task.cancel()  # e.g. a re-dispatch sweep: its client is closed next

@@ -14,7 +14,6 @@ from switchboard import kube, reasons
 from switchboard.api import API_VERSION, GROUP, VERSION
 from switchboard.api.common import livekit_ref_of
 from switchboard.api.voiceagent import Scaling, VoiceAgentSpec
-from switchboard.conditions import set_condition
 from switchboard.livekit.client import LiveKitEndpoint
 from switchboard.livekit.ensure import remove
 from switchboard.livekit.errors import LiveKitError, LiveKitNotConfiguredError
@@ -26,27 +25,31 @@ from switchboard.names import (
     Owner,
     worker_name,
 )
+from switchboard.outcomes import Failure, Result
 from switchboard.scaling import ScalingParams, decide
-from switchboard.siptrunk.handlers import RESYNC_SECONDS
+from switchboard.siptrunk.index import NO_TRUNKS, TrunkIndex
 from switchboard.state import OperatorState
 from switchboard.voiceagent import workload
 from switchboard.voiceagent.builders import SPEC_PATH_OF_CONFIG, agent_config, agent_name
-from switchboard.voiceagent.fleet import AgentFleet, pod_info
-from switchboard.voiceagent.reconcile import TrunkInfo, dispatch_ops, sync_rule, trunk_info
+from switchboard.voiceagent.fleet import AgentFleet, Fleets, pod_info
+from switchboard.voiceagent.reconcile import dispatch_ops, sync_rule
 from switchboard.voiceagent.reports import ReportResult, report_token
-from switchboard.voiceagent.scaler import LIVEKIT_SYNCED, rescale
+from switchboard.voiceagent.scaler import rescale
+from switchboard.voiceagent.status import SpecOutcome
 
 PLURAL = "voiceagents"
 RESOURCE = (GROUP, VERSION, PLURAL)
 WORKER_LABELS = {"app.kubernetes.io/component": WORKER_COMPONENT}
-TrunkIndex = kopf.Index[tuple[str, str], TrunkInfo]
 
 
-def _fleet(state: OperatorState, body: kopf.Body) -> AgentFleet:
+def _fleet(fleets: Fleets, body: kopf.Body) -> AgentFleet:
     meta = body["metadata"]
-    fleet = state.fleets.get(meta["namespace"], meta["name"])
-    fleet.ref = {"apiVersion": API_VERSION, "kind": "VoiceAgent",
-                 "metadata": {k: meta[k] for k in ("name", "namespace", "uid")}}  # fmt: skip
+    fleet = fleets.get(meta["namespace"], meta["name"])
+    fleet.ref = {
+        "apiVersion": API_VERSION,
+        "kind": "VoiceAgent",
+        "metadata": {k: meta[k] for k in ("name", "namespace", "uid")},
+    }
     if fleet.last_status is None:
         fleet.last_status = dict(body.get("status") or {})  # resume: diff against what is stored
     return fleet
@@ -63,72 +66,91 @@ async def _sync(body: kopf.Body, retry: int, memo: kopf.Memo, trunks: TrunkIndex
     state: OperatorState = memo.state
     meta = body["metadata"]
     owner = Owner("VoiceAgent", meta["namespace"], meta["name"], meta["uid"])
-    fleet = _fleet(state, body)
-    generation = int(meta.get("generation", 0))
-    old_conditions = list((fleet.last_status or {}).get("conditions", []))
+    fleet = _fleet(memo.fleets, body)
+    async with state.locks[owner.uid]:
+        result = await _spec_pass(state, fleet, body, owner, retry, trunks)
+        fleet.spec = result.value
+    for event in result.events:
+        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+    await rescale(fleet)  # the only writer of the status, and it now has this pass's outcome
+    if result.failure is not None:
+        raise reasons.kopf_error(result.failure)
+
+
+async def _spec_pass(
+    state: OperatorState,
+    fleet: AgentFleet,
+    body: kopf.Body,
+    owner: Owner,
+    retry: int,
+    trunks: TrunkIndex,
+) -> Result[SpecOutcome]:
+    """Validate, resolve config, ensure the dispatch rule and the workload; say how it went."""
+    generation = int(body["metadata"].get("generation", 0))
+    stored = fleet.last_status or {}
+    # Until a pass gets further, keep what the status already records.
+    kept_name, kept_rule = stored.get("agentName"), stored.get("dispatchRuleID")
+
+    def failed(params: ScalingParams, why: Failure, name: str | None = None) -> Result[SpecOutcome]:
+        outcome = SpecOutcome(
+            generation, params, why.reason, why.message, why, name or kept_name, kept_rule
+        )
+        return Result(outcome, [], why)
+
     try:
         spec = VoiceAgentSpec.model_validate(dict(body.get("spec") or {}))
     except ValidationError as err:
         # the CRD admitted what the model refuses (e.g. a 10^14 s duration): say so, stop
-        why = reasons.invalid_spec(err)
-        conds = set_condition(old_conditions, LIVEKIT_SYNCED, False, why.reason, why.message,
-                              generation=generation, now=kube.utcnow())  # fmt: skip
-        fleet.spec_status = {**fleet.spec_status, "conditions": conds}
-        fleet.generation = generation
-        fleet.params = fleet.params or ScalingParams.from_spec(Scaling())  # the defaults
-        await rescale(fleet)
-        raise reasons.kopf_error(why) from None
-
-    def set_synced(ok: bool, reason: str, message: str, rule_id: str | None) -> None:
-        conds = set_condition(old_conditions, LIVEKIT_SYNCED, ok, reason, message,
-                              generation=generation, now=kube.utcnow())  # fmt: skip
-        fleet.spec_status = {"conditions": conds, "agentName": config_name}
-        if rule_id:
-            fleet.spec_status["dispatchRuleID"] = rule_id
-
-    config_name = agent_name(owner.namespace, owner.name, spec)
-    async with state.locks[owner.uid]:
-        # known before anything can fail, so every failure below still gets its condition
-        fleet.params = ScalingParams.from_spec(spec.scaling)
-        fleet.generation = generation
-        try:
-            lk = await state.livekit_for(owner.namespace, spec.livekit)
-            instructions = await _instructions(owner.namespace, spec)
-        except (kube.MissingSecretError, LiveKitNotConfiguredError) as err:
-            why = reasons.config_failure(err)
-            set_synced(False, why.reason, why.message, None)
-            await rescale(fleet)
-            raise reasons.kopf_error(why) from None
-        try:
-            config = agent_config(owner.namespace, owner.name, spec, instructions)
-        except ValidationError as err:
-            # the CRD schema cannot express every rule of the worker's config: a retry
-            # would fail the same way, so say which field and stop
-            why = reasons.invalid_spec(err, renames=SPEC_PATH_OF_CONFIG)
-            set_synced(False, why.reason, why.message, None)
-            await rescale(fleet)
-            raise reasons.kopf_error(why) from None
-        fleet.livekit, fleet.agent_name = lk, config_name
-        # Only the referenced SipTrunks, not the whole index.
-        wanted = [(owner.namespace, t) for t in (spec.telephony.trunks if spec.telephony else [])]
-        index = {key: next(iter(trunks[key])) for key in wanted if key in trunks}
-        rule = await sync_rule(
-            spec, owner=owner, known_id=(fleet.last_status or {}).get("dispatchRuleID"),
-            lk=lk, trunks=index, read_secret=kube.secret_keys, retry=retry,
-        )  # fmt: skip
-        set_synced(rule.synced, rule.reason, rule.message, rule.rule_id)
-        await _apply_workload(state, fleet, body, spec, config, lk.endpoint)
-    for event in rule.events:
-        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
-    await rescale(fleet)
-    if rule.retry_after is not None:
-        raise kopf.TemporaryError(rule.message, delay=rule.retry_after)
+        previous = fleet.spec.params if fleet.spec else ScalingParams.from_spec(Scaling())
+        return failed(previous, reasons.invalid_spec(err))
+    # known before anything can fail, so every failure below still gets its condition
+    params = ScalingParams.from_spec(spec.scaling)
+    name = agent_name(owner.namespace, owner.name, spec)
+    try:
+        lk = await state.livekit_for(owner.namespace, spec.livekit)
+        instructions = await _instructions(owner.namespace, spec)
+    except (kube.MissingSecretError, LiveKitNotConfiguredError) as err:
+        return failed(params, reasons.config_failure(err), name)
+    try:
+        config = agent_config(owner.namespace, owner.name, spec, instructions)
+    except ValidationError as err:
+        # the API model holds the worker's rules, so this is a bug guard: never a retry loop
+        return failed(params, reasons.invalid_spec(err, renames=SPEC_PATH_OF_CONFIG))
+    # Only the referenced SipTrunks, not the whole index.
+    wanted = [(owner.namespace, t) for t in (spec.telephony.trunks if spec.telephony else [])]
+    index = {key: next(iter(trunks[key])) for key in wanted if key in trunks}
+    rule = await sync_rule(
+        spec,
+        owner=owner,
+        known_id=kept_rule,
+        lk=lk,
+        trunks=index,
+        read_secret=kube.secret_keys,
+        retry=retry,
+    )
+    await _apply_workload(state, fleet, params, body, spec, config, lk.endpoint)
+    outcome = SpecOutcome(
+        generation,
+        params,
+        rule.value.reason,
+        rule.value.message,
+        rule.failure,
+        agent_name=name,
+        dispatch_rule_id=rule.value.rule_id,
+        livekit=lk,
+    )
+    return Result(outcome, rule.events, rule.failure)
 
 
 async def _apply_workload(
-    state: OperatorState, fleet: AgentFleet, body: kopf.Body, spec: VoiceAgentSpec,
-    config: AgentConfig, endpoint: LiveKitEndpoint,
-) -> None:  # fmt: skip
+    state: OperatorState,
+    fleet: AgentFleet,
+    params: ScalingParams,
+    body: kopf.Body,
+    spec: VoiceAgentSpec,
+    config: AgentConfig,
+    endpoint: LiveKitEndpoint,
+) -> None:
     """ConfigMap, Secret, Deployment and PDB, owned by the VoiceAgent (GC deletes them)."""
     namespace, name = fleet.key
     cfg = state.config
@@ -136,10 +158,10 @@ async def _apply_workload(
         token = report_token(cfg.report_hmac_key(), namespace, name)
     except ValueError:
         token = ""  # reports disabled (logged at startup); workers still take calls
-    secret = workload.worker_secret(namespace, name, endpoint.url, endpoint.api_key,
-                                    endpoint.api_secret, token)  # fmt: skip
+    secret = workload.worker_secret(
+        namespace, name, endpoint.url, endpoint.api_key, endpoint.api_secret, token
+    )
     config_map = workload.config_map(namespace, name, config)
-    assert fleet.params is not None
     now = time.monotonic()
     replicas = fleet.replicas
     if replicas is None:
@@ -148,11 +170,16 @@ async def _apply_workload(
         # at what the policy wants with no calls.
         replicas = await kube.deployment_replicas(namespace, worker_name(name))
     if replicas is None:
-        replicas = decide(fleet.workers(now), 0, fleet.params, now).desired
+        replicas = decide(fleet.workers(now), 0, params, now).desired
     deployment = workload.deployment(
-        namespace, name, spec, image=cfg.agent_image, replicas=replicas,
-        config_hash=workload.content_hash(config_map, secret), report_url=cfg.report_url,
-    )  # fmt: skip
+        namespace,
+        name,
+        spec,
+        image=cfg.agent_image,
+        replicas=replicas,
+        config_hash=workload.content_hash(config_map, secret),
+        report_url=cfg.report_url,
+    )
     for manifest in (
         secret,
         config_map,
@@ -161,20 +188,35 @@ async def _apply_workload(
     ):
         kopf.adopt(manifest, owner=body)
         await kube.apply(manifest)
-    fleet.replicas = replicas
+    fleet.observe_replicas(replicas)
 
 
 @kopf.on.resume(*RESOURCE)
 @kopf.on.create(*RESOURCE)
 @kopf.on.update(*RESOURCE)
-async def voiceagent_sync(*, body: kopf.Body, retry: int, memo: kopf.Memo, **kwargs: Any) -> None:
-    await _sync(body, retry, memo, kwargs["siptrunk_trunks"])
+async def voiceagent_sync(
+    *,
+    body: kopf.Body,
+    retry: int,
+    memo: kopf.Memo,
+    siptrunk_trunks: TrunkIndex = NO_TRUNKS,
+    **_: Any,
+) -> None:
+    await _sync(body, retry, memo, siptrunk_trunks)
 
 
-@kopf.timer(*RESOURCE, interval=RESYNC_SECONDS, initial_delay=RESYNC_SECONDS)
-async def voiceagent_resync(*, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
-    """Drift repair of the dispatch rule and the workload."""
-    await _sync(body, int(kwargs.get("retry", 0)), memo, kwargs["siptrunk_trunks"])
+async def voiceagent_resync(
+    *,
+    body: kopf.Body,
+    memo: kopf.Memo,
+    siptrunk_trunks: TrunkIndex = NO_TRUNKS,
+    retry: int = 0,
+    **_: Any,
+) -> None:
+    """Drift repair of the dispatch rule and the workload.
+
+    A timer registered by `switchboard.handlers.register` (its interval is configuration)."""
+    await _sync(body, retry, memo, siptrunk_trunks)
 
 
 @kopf.daemon(*RESOURCE, cancellation_timeout=5.0)
@@ -184,7 +226,7 @@ async def voiceagent_owner(
     """Runs while this replica serves the VoiceAgent. kopf stops every daemon when peering
     pauses the operator, so a standby never scales from its stale view; it acts again
     (after a fresh settling window) once kopf resumes it and restarts this daemon."""
-    fleet = memo.state.fleets.get(meta["namespace"], name)
+    fleet = memo.fleets.get(meta["namespace"], name)
     fleet.own(time.monotonic())
     try:
         await rescale(fleet)  # decisions skipped before ownership happen now
@@ -208,23 +250,14 @@ async def voiceagent_delete(*, body: kopf.Body, retry: int, memo: kopf.Memo, **_
             await remove(dispatch_ops(lk), owner, (body.get("status") or {}).get("dispatchRuleID"))
         except LiveKitError as err:
             raise reasons.kopf_error(reasons.livekit_failure(err, retry)) from None
-    state.fleets.drop(owner.namespace, owner.name)
+    memo.fleets.drop(owner.namespace, owner.name)
     state.forget(owner.uid)
-
-
-@kopf.index(GROUP, VERSION, "siptrunks")
-def siptrunk_trunks(
-    *, namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
-) -> dict[tuple[str, str], TrunkInfo]:
-    """(namespace, SipTrunk) -> the inbound trunk ID, readiness and numbers VoiceAgents need."""
-    assert namespace is not None
-    return {(namespace, name): trunk_info(dict(status), dict(spec))}
 
 
 @kopf.index(*RESOURCE)
 def voiceagent_trunk_refs(
     *, namespace: str | None, name: str, spec: kopf.Spec, annotations: kopf.Annotations, **_: Any
-) -> dict[tuple[str, str], tuple[str, str | None]]:
+) -> dict[tuple[str, str], tuple[str, str | None]]:  # see siptrunk.index.TrunkRefIndex
     """(namespace, SipTrunk) -> (VoiceAgent, its trunks-version annotation)."""
     assert namespace is not None
     trunks = (spec.get("telephony") or {}).get("trunks") or []
@@ -232,39 +265,27 @@ def voiceagent_trunk_refs(
     return {(namespace, trunk): (name, seen) for trunk in trunks}
 
 
-@kopf.on.event(GROUP, VERSION, "siptrunks")
-async def siptrunk_changed(
-    *, namespace: str | None, name: str, body: kopf.Body, **kwargs: Any
-) -> None:
-    """A SipTrunk became ready, changed its ID or numbers: its VoiceAgents re-sync now."""
-    if namespace is None:
-        return
-    info = trunk_info(dict(body.get("status") or {}), dict(body.get("spec") or {}))
-    version = kube.short_version(info.inbound_trunk_id, info.ready, *info.numbers)
-    if kwargs.get("event", {}).get("type") == "DELETED":
-        version = "deleted"
-    for va_name, seen in kwargs["voiceagent_trunk_refs"].get((namespace, name), []):
-        await kube.nudge(PLURAL, namespace, va_name, TRUNKS_ANNOTATION, seen, name, version)
-
-
-def _worker_fleet(
-    state: OperatorState, namespace: str | None, meta: kopf.Meta
-) -> AgentFleet | None:
+def _worker_fleet(fleets: Fleets, namespace: str | None, meta: kopf.Meta) -> AgentFleet | None:
     """The fleet a worker pod/Deployment belongs to. Created on first sight: after a restart
     the pod watch may list pods before the VoiceAgent's resume handler has run."""
     va = (meta.annotations or {}).get(VOICEAGENT_ANNOTATION) or meta.labels.get(VOICEAGENT_LABEL)
     if namespace is None or va is None:
         return None
-    return state.fleets.get(namespace, va)
+    return fleets.get(namespace, va)
 
 
 @kopf.on.event("v1", "pods", labels=WORKER_LABELS)
 async def worker_pod_changed(
-    *, namespace: str | None, name: str, body: kopf.Body, meta: kopf.Meta, memo: kopf.Memo,
+    *,
+    namespace: str | None,
+    name: str,
+    body: kopf.Body,
+    meta: kopf.Meta,
+    memo: kopf.Memo,
     **kwargs: Any,
-) -> None:  # fmt: skip
+) -> None:
     """Pods appearing, becoming ready or going away change the fleet: decide again now."""
-    fleet = _worker_fleet(memo.state, namespace, meta)
+    fleet = _worker_fleet(memo.fleets, namespace, meta)
     if fleet is None:
         return
     if kwargs.get("event", {}).get("type") == "DELETED":
@@ -278,23 +299,21 @@ async def worker_pod_changed(
 async def worker_deployment_changed(
     *, namespace: str | None, meta: kopf.Meta, body: kopf.Body, memo: kopf.Memo, **kwargs: Any
 ) -> None:
-    fleet = _worker_fleet(memo.state, namespace, meta)
+    fleet = _worker_fleet(memo.fleets, namespace, meta)
     if fleet is None:
         return
-    if kwargs.get("event", {}).get("type") == "DELETED":
-        fleet.replicas = None
-    else:
-        fleet.replicas = int((body.get("spec") or {}).get("replicas") or 0)
+    deleted = kwargs.get("event", {}).get("type") == "DELETED"
+    fleet.observe_replicas(None if deleted else int((body.get("spec") or {}).get("replicas") or 0))
 
 
-async def on_report(state: OperatorState, report: WorkerReport, received: float) -> ReportResult:
+async def on_report(fleets: Fleets, report: WorkerReport, received: float) -> ReportResult:
     """A worker's call count changed: decide within this request, not on a poll."""
-    fleet = state.fleets.by_key.get((report.namespace, report.voice_agent))
+    fleet = fleets.by_key.get((report.namespace, report.voice_agent))
     if fleet is None or not fleet.owned:
         # Serving nothing at all means a paused (or just started) peering replica: the worker
         # retries at once, and the Service may pick the active replica.
-        serving = any(f.owned for f in state.fleets.by_key.values())
+        serving = any(f.owned for f in fleets.by_key.values())
         return "unknown" if serving else "standby"
     fleet.accept(report, time.monotonic())
-    await rescale(fleet, state.decisions, received)
+    await rescale(fleet, fleets.decisions, received)
     return "accepted"

@@ -1,4 +1,4 @@
-"""One VoiceAgent dispatch-rule pass: check trunks, ensure the rule, compute LiveKitSynced.
+"""One VoiceAgent dispatch-rule pass: check the SipTrunks, ensure the rule, say how it went.
 
 Kopf-free like the SipTrunk pass; the handler turns the result into status and retries.
 """
@@ -6,8 +6,7 @@ Kopf-free like the SipTrunk pass; the handler turns the result into status and r
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from livekit import api
 
@@ -17,8 +16,9 @@ from switchboard.kube import MissingSecretError
 from switchboard.livekit.client import LiveKitClient
 from switchboard.livekit.ensure import ObjectOps, ensure, remove
 from switchboard.livekit.errors import LiveKitRejected, LiveKitUnavailable
-from switchboard.names import Owner, parse_owner_metadata
-from switchboard.outcomes import Event, backoff, outcome_event
+from switchboard.names import Owner
+from switchboard.outcomes import Event, Failure, Result, backoff, outcome_event
+from switchboard.siptrunk.index import TrunkInfo
 from switchboard.voiceagent.builders import DISPATCH, DISPATCH_FIELDS, dispatch_rule
 
 SecretReader = Callable[[str, str, str], Awaitable[list[str]]]
@@ -28,24 +28,16 @@ TRUNK_WAIT_S = 30.0
 
 
 @dataclass(frozen=True)
-class TrunkInfo:
-    """What a VoiceAgent needs from a SipTrunk (from the operator's SipTrunk index)."""
+class Rule:
+    """The dispatch rule a pass leaves: its ID (kept when the pass fails) and, when it
+    succeeds, LiveKitSynced's reason and message."""
 
-    inbound_trunk_id: str | None
-    ready: bool
-    numbers: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class RuleResult:
-    """LiveKitSynced as (status, reason, message), the rule ID, events and a retry delay."""
-
-    synced: bool
-    reason: str
-    message: str
     rule_id: str | None
-    events: list[Event] = field(default_factory=list)
-    retry_after: float | None = None
+    reason: str = reasons.SYNCED
+    message: str = "LiveKit dispatch rule matches the spec"
+
+
+RuleResult = Result[Rule]
 
 
 def dispatch_ops(lk: LiveKitClient) -> ObjectOps[api.SIPDispatchRuleInfo]:
@@ -90,14 +82,9 @@ def check_trunks(
 
 
 async def _describe_conflict(lk: LiveKitClient, err: LiveKitRejected, owner: Owner) -> str:
-    names = []
-    if err.conflicting_rule_ids:
-        for rule in await lk.list_dispatch_rules(err.conflicting_rule_ids):
-            data = parse_owner_metadata(rule.metadata)
-            if data and data.get("uid") != owner.uid:
-                names.append(f"VoiceAgent {data['namespace']}/{data['name']}")
-    held = f" (conflicts with {', '.join(sorted(set(names)))})" if names else ""
-    return f"LiveKit rejected the dispatch rule: {err.message}{held}"
+    ids = err.conflicting_rule_ids
+    rules = await lk.list_dispatch_rules(ids) if ids else []
+    return reasons.conflict_message("dispatch rule", err, owner, (r.metadata for r in rules))
 
 
 async def sync_rule(
@@ -111,44 +98,32 @@ async def sync_rule(
     retry: int = 0,
 ) -> RuleResult:
     ops = dispatch_ops(lk)
+    kept = Rule(known_id)
     try:
         if spec.telephony is None:
             removed = await remove(ops, owner, known_id)
             events = [
                 Event("Normal", reasons.DELETED, f"Deleted dispatch rule {i}") for i in removed
             ]
-            message = "no telephony: no dispatch rule"
-            return RuleResult(True, reasons.NO_TELEPHONY, message, None, events)
+            return Result(
+                Rule(None, reasons.NO_TELEPHONY, "no telephony: no dispatch rule"), events
+            )
         ids, reason, message = check_trunks(spec, owner.namespace, trunks)
         if reason is not None:
             permanent = reason == reasons.NUMBER_NOT_ON_TRUNK
-            retry_after = None if permanent else backoff(retry, cap=TRUNK_WAIT_S)
-            return RuleResult(False, reason, message, known_id, [], retry_after)
+            retry_s = None if permanent else backoff(retry, cap=TRUNK_WAIT_S)
+            return Result(kept, [], Failure(reason, message, retry_s))
         pin = ""
         ref = spec.telephony.dispatch.pin_secret_ref
         if ref is not None:
             (pin,) = await read_secret(owner.namespace, ref.name, ref.key)
         outcome = await ensure(ops, owner, dispatch_rule(owner, spec, ids, pin), known_id)
     except MissingSecretError as err:
-        why = reasons.config_failure(err, retry_s=backoff(retry, cap=TRUNK_WAIT_S))
-        return RuleResult(False, why.reason, why.message, known_id, [], why.retry_s)
+        return Result(kept, [], reasons.config_failure(err, backoff(retry, cap=TRUNK_WAIT_S)))
     except LiveKitUnavailable as err:
-        why = reasons.livekit_failure(err, retry)
-        return RuleResult(False, why.reason, why.message, known_id, [], why.retry_s)
+        return Result(kept, [], reasons.livekit_failure(err, retry))
     except LiveKitRejected as err:
         why = reasons.livekit_failure(err, retry, await _describe_conflict(lk, err, owner))
-        events = [Event("Warning", why.reason, why.message)]
-        return RuleResult(False, why.reason, why.message, known_id, events, why.retry_s)
+        return Result(kept, [Event("Warning", why.reason, why.message)], why)
     event = outcome_event("dispatch rule", outcome)
-    return RuleResult(
-        True, reasons.SYNCED, "LiveKit dispatch rule matches the spec", outcome.object_id,
-        [event] if event else [],
-    )  # fmt: skip
-
-
-def trunk_info(status: Mapping[str, Any], spec: Mapping[str, Any]) -> TrunkInfo:
-    """Index value for a SipTrunk body (status + spec)."""
-    conds = status.get("conditions") or []
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)
-    numbers = tuple((spec.get("inbound") or {}).get("numbers") or [])
-    return TrunkInfo(status.get("inboundTrunkID"), ready, numbers)
+    return Result(Rule(outcome.object_id), [event] if event else [])

@@ -46,8 +46,9 @@ def make_app(key: bytes, on_report: OnReport, on_result: OnResult = _ignore) -> 
             return web.json_response({"error": "unknown VoiceAgent"}, status=404)
         if result == "standby":
             # Not serving this VoiceAgent now (a paused peering replica): retry elsewhere.
-            return web.json_response({"error": "standby replica"}, status=503,
-                                     headers={"Retry-After": "1"})  # fmt: skip
+            return web.json_response(
+                {"error": "standby replica"}, status=503, headers={"Retry-After": "1"}
+            )
         return web.json_response({"ok": True})
 
     app = web.Application(client_max_size=64 * 1024)

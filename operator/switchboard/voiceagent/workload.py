@@ -1,4 +1,4 @@
-"""Pure builders for the worker fleet: ConfigMap, Secret, Deployment and PodDisruptionBudget.
+"""The worker fleet's Kubernetes objects: ConfigMap, Secret, Deployment, PodDisruptionBudget (pure).
 
 A Deployment (not operator-managed pods) because it gives rolling updates, history and
 `kubectl rollout` for free; the two things it lacks are supplied here: the scaler sets
@@ -86,9 +86,11 @@ def content_hash(*manifests: Manifest) -> str:
 def _key_refs(spec: VoiceAgentSpec) -> dict[Stage, SecretKeyRef]:
     refs: dict[Stage, SecretKeyRef | None] = {}
     if spec.pipeline:
-        refs = {Stage.STT: spec.pipeline.stt.api_key_secret_ref,
-                Stage.LLM: spec.pipeline.llm.api_key_secret_ref,
-                Stage.TTS: spec.pipeline.tts.api_key_secret_ref}  # fmt: skip
+        refs = {
+            Stage.STT: spec.pipeline.stt.api_key_secret_ref,
+            Stage.LLM: spec.pipeline.llm.api_key_secret_ref,
+            Stage.TTS: spec.pipeline.tts.api_key_secret_ref,
+        }
     if spec.realtime:
         refs[Stage.REALTIME] = spec.realtime.api_key_secret_ref
     return {stage: ref for stage, ref in refs.items() if ref is not None}
@@ -98,12 +100,18 @@ def _env(spec: VoiceAgentSpec, report_url: str) -> list[Manifest]:
     env: list[Manifest] = [
         {"name": contract_env.ENV_AGENT_CONFIG, "value": str(contract_env.CONFIG_PATH)},
         {"name": contract_report.ENV_REPORT_URL, "value": report_url},
-        {"name": contract_report.ENV_POD_NAME,
-         "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-    ]  # fmt: skip
+        {
+            "name": contract_report.ENV_POD_NAME,
+            "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
+        },
+    ]
     for stage, ref in sorted(_key_refs(spec).items()):
-        env.append({"name": secret_env(stage),
-                    "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})  # fmt: skip
+        env.append(
+            {
+                "name": secret_env(stage),
+                "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
+            }
+        )
     return env
 
 
@@ -119,9 +127,15 @@ def _merge(base: Manifest, override: Manifest) -> Manifest:
 
 
 def deployment(
-    namespace: str, voiceagent: str, spec: VoiceAgentSpec, *, image: str, replicas: int,
-    config_hash: str, report_url: str,
-) -> Manifest:  # fmt: skip
+    namespace: str,
+    voiceagent: str,
+    spec: VoiceAgentSpec,
+    *,
+    image: str,
+    replicas: int,
+    config_hash: str,
+    report_url: str,
+) -> Manifest:
     selector = worker_selector(voiceagent)
     version = image.rsplit(":", 1)[-1] if ":" in image.rsplit("/", 1)[-1] else None
     meta = _meta(namespace, voiceagent, worker_name(voiceagent), version)
@@ -138,10 +152,16 @@ def deployment(
         "env": _env(spec, report_url),
         "envFrom": [{"secretRef": {"name": worker_secret_name(voiceagent)}}],
         "resources": resources,
-        "readinessProbe": {"httpGet": {"path": contract_env.HEALTH_PATH, "port": "http"},
-                           "periodSeconds": 2, "failureThreshold": 2},
-        "livenessProbe": {"httpGet": {"path": contract_env.HEALTH_PATH, "port": "http"},
-                          "periodSeconds": 10, "failureThreshold": 6},
+        "readinessProbe": {
+            "httpGet": {"path": contract_env.HEALTH_PATH, "port": "http"},
+            "periodSeconds": 2,
+            "failureThreshold": 2,
+        },
+        "livenessProbe": {
+            "httpGet": {"path": contract_env.HEALTH_PATH, "port": "http"},
+            "periodSeconds": 10,
+            "failureThreshold": 6,
+        },
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["ALL"]},
@@ -152,26 +172,31 @@ def deployment(
             {"name": "config", "mountPath": str(contract_env.CONFIG_MOUNT_DIR), "readOnly": True},
             {"name": "tmp", "mountPath": "/tmp"},
         ],
-    }  # fmt: skip
+    }
     template: Manifest = {
-        "metadata": {"labels": dict(meta["labels"]),
-                     "annotations": {CONFIG_HASH_ANNOTATION: config_hash,
-                                     VOICEAGENT_ANNOTATION: voiceagent}},
+        "metadata": {
+            "labels": dict(meta["labels"]),
+            "annotations": {CONFIG_HASH_ANNOTATION: config_hash, VOICEAGENT_ANNOTATION: voiceagent},
+        },
         "spec": {
             # The worker talks to LiveKit and the operator, never to the Kubernetes API.
             "automountServiceAccountToken": False,
             "enableServiceLinks": False,
             "terminationGracePeriodSeconds": max_call_seconds(spec) + DRAIN_MARGIN_S,
-            "securityContext": {"runAsNonRoot": True, "runAsUser": NON_ROOT_UID,
-                                "runAsGroup": NON_ROOT_UID, "fsGroup": NON_ROOT_UID,
-                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": NON_ROOT_UID,
+                "runAsGroup": NON_ROOT_UID,
+                "fsGroup": NON_ROOT_UID,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
             "containers": [container],
             "volumes": [
                 {"name": "config", "configMap": {"name": worker_config_name(voiceagent)}},
                 {"name": "tmp", "emptyDir": {}},
             ],
         },
-    }  # fmt: skip
+    }
     if spec.pod_template:
         template = _merge(template, spec.pod_template)
     return {
@@ -183,11 +208,13 @@ def deployment(
             "revisionHistoryLimit": 3,
             "selector": {"matchLabels": selector},
             # Surge new pods before old ones drain: capacity never dips during a rollout.
-            "strategy": {"type": "RollingUpdate",
-                         "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"},
+            },
             "template": template,
         },
-    }  # fmt: skip
+    }
 
 
 def pod_disruption_budget(namespace: str, voiceagent: str) -> Manifest:

@@ -1,0 +1,43 @@
+"""Direct Kubernetes API access beyond kopf, one module per concern; re-exported here so
+call sites read `kube.apply(...)`, `kube.secret_keys(...)`."""
+
+from __future__ import annotations
+
+from switchboard.kube.nudges import annotation_map, json_compact, nudge, short_version
+from switchboard.kube.refs import (
+    MissingConfigMapError,
+    MissingSecretError,
+    read_config_map_key,
+    read_secret,
+    secret_keys,
+)
+from switchboard.kube.session import FIELD_MANAGER, load_config, utcnow
+from switchboard.kube.writes import (
+    annotate_pod,
+    apply,
+    deployment_replicas,
+    patch_status,
+    post_event,
+    scale_deployment,
+)
+
+__all__ = [
+    "FIELD_MANAGER",
+    "MissingConfigMapError",
+    "MissingSecretError",
+    "annotate_pod",
+    "annotation_map",
+    "apply",
+    "deployment_replicas",
+    "json_compact",
+    "load_config",
+    "nudge",
+    "patch_status",
+    "post_event",
+    "read_config_map_key",
+    "read_secret",
+    "scale_deployment",
+    "secret_keys",
+    "short_version",
+    "utcnow",
+]

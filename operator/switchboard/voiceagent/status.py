@@ -1,0 +1,92 @@
+"""The VoiceAgent status: what the last spec pass established, joined purely with the fleet.
+
+The spec handler records a `SpecOutcome`; the scaler, the only writer of the status, passes
+it with its `Decision` through `compose_status`. A condition changes in this module only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from switchboard import reasons
+from switchboard.api.voiceagent import VoiceAgentStatus
+from switchboard.conditions import Condition, set_condition
+from switchboard.livekit.client import LiveKitClient
+from switchboard.outcomes import Failure
+from switchboard.scaling import Decision, ScalingParams
+
+READY, LIVEKIT_SYNCED, WORKERS_READY = "Ready", "LiveKitSynced", "WorkersReady"
+
+
+@dataclass(frozen=True)
+class SpecOutcome:
+    """What one spec pass established: LiveKitSynced, and what the scaler needs next."""
+
+    generation: int
+    params: ScalingParams
+    # LiveKitSynced: True with this reason and message, unless the pass failed (`failure`).
+    reason: str
+    message: str
+    failure: Failure | None = None
+    agent_name: str | None = None
+    dispatch_rule_id: str | None = None
+    # For re-dispatching calls LiveKit dropped (redispatch.py); None until LiveKit is known.
+    livekit: LiveKitClient | None = None
+
+    @property
+    def synced(self) -> tuple[bool, str, str]:
+        """LiveKitSynced as (status, reason, message)."""
+        if self.failure is not None:
+            return False, self.failure.reason, self.failure.message
+        return True, self.reason, self.message
+
+
+def compose_status(
+    spec: SpecOutcome, decision: Decision, previous: Sequence[Condition], now: datetime
+) -> VoiceAgentStatus:
+    """The status for `spec` and `decision`; `previous` keeps unchanged transition times."""
+    gen = spec.generation
+
+    def put(conds: list[Condition], type_: str, ok: bool, reason: str, msg: str) -> list[Condition]:
+        return set_condition(conds, type_, ok, reason, msg, generation=gen, now=now)
+
+    synced, why, detail = spec.synced
+    conditions = put(list(previous), LIVEKIT_SYNCED, synced, why, detail)
+    workers_ok = decision.desired == 0 or decision.ready > 0
+    if workers_ok:
+        workers = (reasons.WORKERS_AVAILABLE, f"{decision.ready} ready, {decision.idle} idle")
+    else:
+        workers = (reasons.NO_READY_WORKERS, f"0 of {decision.desired} workers ready")
+    conditions = put(conditions, WORKERS_READY, workers_ok, *workers)
+    if not synced:
+        ready = (False, why, detail)  # Ready carries the sync failure
+    elif workers_ok:
+        ready = (True, reasons.READY, "taking calls")
+    else:
+        ready = (False, reasons.NO_READY_WORKERS, "no ready worker yet")
+    conditions = put(conditions, READY, *ready)
+    order = {LIVEKIT_SYNCED: 0, WORKERS_READY: 1, READY: 2}
+    conditions.sort(key=lambda c: order.get(c["type"], 3))
+    return VoiceAgentStatus.model_validate(
+        {
+            "conditions": conditions,
+            "observedGeneration": gen,
+            "agentName": spec.agent_name,
+            "dispatchRuleID": spec.dispatch_rule_id,
+            "activeCalls": decision.active_calls,
+            "workers": {
+                "desired": decision.desired,
+                "ready": decision.ready,
+                "idle": decision.idle,
+                "busy": decision.busy,
+            },
+        }
+    )
+
+
+def stored_conditions(status: dict[str, object] | None) -> list[Condition]:
+    """The conditions of a stored status (as the API server returned it)."""
+    found = (status or {}).get("conditions")
+    return [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
