@@ -74,6 +74,18 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
         "spec.inbound.ringingTimeout",
         "should match",
     ),
+    (
+        "ringing-timeout-zero",
+        {"spec.inbound.ringingTimeout": "0s"},
+        "spec.inbound.ringingTimeout",
+        "must be between 1s and 10m",
+    ),
+    (
+        "max-call-duration-overflow",
+        {"spec.inbound.maxCallDuration": "99999999999h"},
+        "spec.inbound.maxCallDuration",
+        "spec.inbound.maxCallDuration",
+    ),
     # enums
     (
         "media-encryption-enum",

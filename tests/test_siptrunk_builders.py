@@ -120,7 +120,8 @@ def test_bounded_names_at_the_limit(length: int) -> None:
 
 
 def test_dns_label() -> None:
-    assert dns_label("Front_Desk", "Worker") == "front-desk-worker"
+    assert dns_label("front-desk", "worker") == "front-desk-worker"
+    assert dns_label("Front_Desk", "Worker").startswith("front-desk-worker-")  # cleaned: hashed
     label = dns_label("x" * 80, "worker")
     assert len(label) <= 63 and label[-1].isalnum()
 

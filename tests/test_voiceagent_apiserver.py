@@ -173,6 +173,31 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
         "spec.telephony.maxCallDuration",
         "should match",
     ),
+    # durations are bounded at admission (CEL), as in the model: never an operator overflow
+    (
+        "max-call-duration-zero",
+        {"spec.telephony.maxCallDuration": "0s"},
+        "spec.telephony.maxCallDuration",
+        "must be between 1s and 168h",
+    ),
+    (
+        "max-call-duration-overflow",
+        {"spec.telephony.maxCallDuration": "99999999999h"},
+        "spec.telephony.maxCallDuration",
+        "spec.telephony.maxCallDuration",
+    ),
+    (
+        "max-call-duration-too-long",
+        {"spec.telephony.maxCallDuration": "169h"},
+        "spec.telephony.maxCallDuration",
+        "must be between 1s and 168h",
+    ),
+    (
+        "scale-down-delay-too-long",
+        {"spec.scaling": {"scaleDownDelay": "200h"}},
+        "spec.scaling.scaleDownDelay",
+        "must be between 0s and 168h",
+    ),
     # types and bounds
     (
         "max-workers-type",

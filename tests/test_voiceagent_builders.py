@@ -38,7 +38,7 @@ def test_agent_config_from_the_local_example() -> None:
     cfg = agent_config("tel", "front-desk", SPEC, None)
     assert isinstance(cfg, AgentConfig)
     wire = json.loads(cfg.model_dump_json())
-    assert wire["agentName"] == "tel-front-desk"
+    assert wire["agentName"] == "tel/front-desk"
     assert wire["voiceAgent"] == {"namespace": "tel", "name": "front-desk"}
     assert wire["maxCallDuration"] == 600 and wire["drainTimeout"] == 630
     assert wire["callsPerWorker"] == 1
@@ -69,7 +69,7 @@ def test_dispatch_rule_golden() -> None:
         "hidePhoneNumber": True,
         "roomConfig": {
             "agents": [
-                {"agentName": "tel-front-desk", "metadata": '{"voiceAgent": "tel/front-desk"}'}
+                {"agentName": "tel/front-desk", "metadata": '{"voiceAgent": "tel/front-desk"}'}
             ]
         },
     }

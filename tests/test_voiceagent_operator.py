@@ -6,10 +6,15 @@ load reports a real worker sends; the agent tier tests the worker side of that c
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from kubernetes import client
 from kubernetes import watch as k8s_watch
 from kubernetes.client.exceptions import ApiException
 from switchboard.livekit.client import LiveKitClient, LiveKitEndpoint
@@ -244,31 +249,64 @@ async def test_a_missing_livekit_secret_is_config_not_found(stack: Stack) -> Non
     assert "no-such-livekit" in cond["message"]
 
 
+def _created(kube: Kube, doc: dict[str, Any]) -> bool:
+    try:
+        kube.create(copy.deepcopy(doc))
+    except ApiException as err:
+        if err.status == 422:
+            return False
+        raise
+    return True
+
+
+@contextlib.contextmanager
+def _crd_without_duration_bounds(kube: Kube) -> Iterator[None]:
+    """The VoiceAgent CRD minus maxCallDuration's CEL bound, as an older, looser CRD had:
+    objects it admitted stay stored when a stricter CRD arrives (no re-validation)."""
+    ext = client.ApiextensionsV1Api(kube.api)
+    crd = f"voiceagents.{GROUP}"
+    keys = ["spec", "versions", 0, "schema", "openAPIV3Schema", "properties", "spec"]
+    keys += ["properties", "telephony", "properties", "maxCallDuration"]
+    node = kube.api.sanitize_for_serialization(ext.read_custom_resource_definition(crd))
+    for key in keys:
+        node = node[key]
+    rules = node["x-kubernetes-validations"]
+    path = "/" + "/".join(str(k) for k in keys) + "/x-kubernetes-validations"
+    ext.patch_custom_resource_definition(crd, [{"op": "remove", "path": path}])
+    try:
+        yield
+    finally:  # the real rule back, for every later test
+        ext.patch_custom_resource_definition(crd, [{"op": "add", "path": path, "value": rules}])
+
+
 async def test_a_spec_the_api_model_refuses_is_invalid_not_retried(stack: Stack) -> None:
-    """The CRD pattern admits a 10^14 s duration; the model refuses it: InvalidSpec, no loop."""
+    """A stored spec today's model refuses (admitted by a looser CRD before an upgrade):
+    InvalidSpec naming the field, no retry loop, fixed by an edit, never blocks deletion."""
     stack.kube.create(trunk())
     doc = agent()
-    doc["spec"]["telephony"]["maxCallDuration"] = "100000000000000s"
-    stack.kube.create(doc)
-    cond = stack.wait_condition("desk", "Ready", "False", "InvalidSpec")
-    assert cond["message"].startswith("spec.telephony.maxCallDuration: ")
-    assert "longer than 168h" in cond["message"]
-    assert stack.va("desk")["status"]["observedGeneration"] == 1
+    doc["spec"]["telephony"]["maxCallDuration"] = "169h"
+    with _crd_without_duration_bounds(stack.kube):
+        # the API server takes a moment to serve the patched schema
+        wait_for(lambda: _created(stack.kube, doc), "the looser CRD to admit the spec")
+        cond = stack.wait_condition("desk", "Ready", "False", "InvalidSpec")
+        assert cond["message"].startswith("spec.telephony.maxCallDuration: ")
+        assert "longer than 168h" in cond["message"]
+        assert stack.va("desk")["status"]["observedGeneration"] == 1
 
-    def set_duration(value: str) -> None:
-        stack.kube.custom.patch_namespaced_custom_object(
-            GROUP,
-            VERSION,
-            stack.kube.namespace,
-            "voiceagents",
-            "desk",
-            {"spec": {"telephony": {"maxCallDuration": value}}},
-        )
+        def set_duration(value: str) -> None:
+            stack.kube.custom.patch_namespaced_custom_object(
+                GROUP,
+                VERSION,
+                stack.kube.namespace,
+                "voiceagents",
+                "desk",
+                {"spec": {"telephony": {"maxCallDuration": value}}},
+            )
 
-    set_duration("1h")  # editing the spec is what fixes it: the next generation syncs
-    stack.wait_condition("desk", "LiveKitSynced", "True")
-    set_duration("100000000000000s")
-    stack.wait_condition("desk", "Ready", "False", "InvalidSpec")
+        set_duration("1h")  # editing the spec is what fixes it: the next generation syncs
+        stack.wait_condition("desk", "LiveKitSynced", "True")
+        set_duration("169h")
+        stack.wait_condition("desk", "Ready", "False", "InvalidSpec")
     stack.kube.delete("VoiceAgent", "desk")  # an invalid spec never blocks its own deletion
 
     def gone() -> bool:
@@ -278,3 +316,58 @@ async def test_a_spec_the_api_model_refuses_is_invalid_not_retried(stack: Stack)
         return not listed["items"]
 
     wait_for(gone, "the VoiceAgent gone")
+
+
+def _no_phone(name: str, **spec: Any) -> dict[str, Any]:
+    doc = agent(name)
+    del doc["spec"]["telephony"]
+    doc["spec"].update(spec)
+    return doc
+
+
+async def test_voiceagents_whose_names_clean_alike_get_separate_workers(stack: Stack) -> None:
+    """Failed before: `a.b` and `a-b` both mapped to Deployment/Secret `a-b-worker`."""
+    kube = stack.kube
+    for name in ("a.b", "a-b"):
+        kube.create(_no_phone(name))
+    for name in ("a.b", "a-b"):
+        stack.wait_condition(name, "LiveKitSynced", "True")
+
+    def owners() -> dict[str, str] | None:
+        deps = kube.apps.list_namespaced_deployment(kube.namespace).items
+        found = {d.metadata.name: d.metadata.owner_references[0].name for d in deps}
+        return found if len(found) == 2 else None
+
+    found = wait_for(owners, "one worker Deployment per VoiceAgent")
+    assert sorted(found.values()) == ["a-b", "a.b"]
+    assert found["a-b-worker"] == "a-b"  # the clean name kept as it is
+
+
+async def test_an_existing_object_it_does_not_own_is_a_conflict(stack: Stack) -> None:
+    """Failed before: server-side apply with force adopted the stranger's Secret, and
+    deleting the VoiceAgent then garbage-collected it."""
+    kube = stack.kube
+    kube.core.create_namespaced_secret(
+        kube.namespace,
+        client.V1Secret(metadata=client.V1ObjectMeta(name="desk-worker"), string_data={"x": "1"}),
+    )
+    kube.create(_no_phone("desk"))
+    cond = stack.wait_condition("desk", "Ready", "False", "Conflict")
+    assert "Secret 'desk-worker' already exists" in cond["message"]
+    secret = kube.core.read_namespaced_secret("desk-worker", kube.namespace)
+    assert not secret.metadata.owner_references and set(secret.data) == {"x"}
+    assert not kube.apps.list_namespaced_deployment(kube.namespace).items
+
+
+async def test_a_second_claimant_of_an_agent_name_gets_conflict(stack: Stack) -> None:
+    """Failed before: both registered workers as `shared` and took each other's calls."""
+    kube = stack.kube
+    kube.create(_no_phone("first", agentName="shared"))
+    stack.wait_condition("first", "LiveKitSynced", "True")
+    kube.create(_no_phone("second", agentName="shared"))
+    cond = stack.wait_condition("second", "Ready", "False", "Conflict")
+    assert f"VoiceAgent {kube.namespace}/first" in cond["message"]
+    assert stack.condition("first", "Ready") is not None
+    assert stack.condition("first", "LiveKitSynced")["status"] == "True"  # type: ignore[index]
+    deps = {d.metadata.name for d in kube.apps.list_namespaced_deployment(kube.namespace).items}
+    assert deps == {"first-worker"}  # the second never started workers under the name

@@ -15,9 +15,14 @@ from switchboard import startup
 from switchboard.config import OperatorConfig
 from switchboard.siptrunk import handlers as siptrunk_handlers
 from switchboard.siptrunk import index as siptrunk_index
+from switchboard.voiceagent import claims as voiceagent_claims
 from switchboard.voiceagent import handlers as voiceagent_handlers
 
-__all__ = ["register", "siptrunk_index"]  # importing the modules registers their handlers
+__all__ = [
+    "register",
+    "siptrunk_index",
+    "voiceagent_claims",
+]  # importing the modules registers their handlers
 
 
 def register(config: OperatorConfig) -> None:

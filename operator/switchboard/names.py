@@ -30,16 +30,28 @@ def bounded(name: str, limit: int = DNS_LABEL_MAX) -> str:
     """
     if len(name) <= limit:
         return name
-    suffix = short_hash(name)
-    prefix = name[: limit - HASH_LEN - 1].rstrip("-.")
-    return f"{prefix}-{suffix}"
+    return _with_suffix(name, name, limit)
+
+
+def _with_suffix(cleaned: str, original: str, limit: int) -> str:
+    """`cleaned`, cut to make room, plus a hash of `original`: unique per original."""
+    prefix = cleaned[: limit - HASH_LEN - 1].rstrip("-.")
+    return f"{prefix}-{short_hash(original)}" if prefix else short_hash(original)
 
 
 def dns_label(*parts: str) -> str:
-    """Join parts into a valid DNS-1123 label (lowercase alphanumerics and '-', <= 63)."""
-    raw = "-".join(p for p in parts if p).lower()
-    cleaned = re.sub(r"[^a-z0-9-]+", "-", raw).strip("-") or "x"
-    return bounded(cleaned).strip("-")
+    """Join parts into a valid DNS-1123 label (lowercase alphanumerics and '-', <= 63).
+
+    A joined name that is already valid stays as it is. One that cleaning changed gets a
+    hash of the original, so `a.b` and `a-b` (both cleaned to `a-b`) never share a label.
+    A clean result never ends in such a suffix unless a part did, and the parts here are
+    Kubernetes names plus our fixed words, so a suffixed name cannot equal a clean one.
+    """
+    raw = "-".join(p for p in parts if p)
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", raw.lower()).strip("-")
+    if cleaned == raw and len(raw) <= DNS_LABEL_MAX:
+        return raw
+    return _with_suffix(cleaned, raw, DNS_LABEL_MAX)
 
 
 VOICEAGENT_LABEL = f"{GROUP}/voiceagent"
@@ -74,9 +86,17 @@ def worker_selector(voiceagent: str) -> dict[str, str]:
     }
 
 
+AGENT_NAME_MAX = 128
+
+
 def default_agent_name(namespace: str, name: str) -> str:
-    """The LiveKit agent name a VoiceAgent registers under unless spec.agentName is set."""
-    return bounded(f"{namespace}-{name}", 128)
+    """The LiveKit agent name a VoiceAgent registers under unless spec.agentName is set.
+
+    `<namespace>/<name>`: a namespace has no '/', so no two VoiceAgents share it (with '-',
+    team-a/support and team/a-support did), and spec.agentName's pattern has no '/', so an
+    explicit name never equals a default one.
+    """
+    return bounded(f"{namespace}/{name}", AGENT_NAME_MAX)
 
 
 def labels(component: str, instance: str, *, version: str | None = None) -> dict[str, str]:

@@ -116,3 +116,9 @@ def field_errors(
                 path += ("." if path else "") + (renames.get(key, key) if i == 0 else key)
         parts.append(f"{path}: {e['msg']}")
     return "; ".join(parts)
+
+
+def conflict(message: str, retry: int) -> Failure:
+    """Another object holds what this one needs (an agent name, a worker object's name).
+    Retried slowly: it clears when the other goes, or when this spec is edited."""
+    return Failure(CONFLICT, message, max(REJECTED_BACKOFF_S, backoff(retry)))

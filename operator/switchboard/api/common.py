@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     StringConstraints,
     ValidationError,
 )
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 from switchboard_contract.config import admission
 
 # Go-style durations ("90s", "1h30m", "250ms"): what kubectl users already write elsewhere.
@@ -23,16 +27,49 @@ MAX_DURATION = timedelta(days=7)  # longer is a typo; far longer overflows timed
 E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
 
 
-def _bounded_duration(value: str) -> str:
-    parse_duration(value)
-    return value
+@dataclass(frozen=True)
+class DurationBounds:
+    """Annotated marker: a duration between `minimum` and `maximum`, checked at admission
+    (CEL) and by the model alike, so a CRD-valid value is always one the operator can use."""
+
+    minimum: str = "0s"
+    maximum: str = "168h"
+
+    @property
+    def message(self) -> str:
+        return f"must be between {self.minimum} and {self.maximum}"
+
+    def check(self, value: str) -> str:
+        if (
+            not parse_duration(self.minimum)
+            <= parse_duration(value)
+            <= parse_duration(self.maximum)
+        ):
+            raise ValueError(self.message)
+        return value
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        out = handler.resolve_ref_schema(handler(schema))
+        # Kubernetes CEL parses Go durations; one too large to parse fails the rule as well.
+        rule = (
+            f"duration(self) >= duration('{self.minimum}')"
+            f" && duration(self) <= duration('{self.maximum}')"
+        )
+        out["x-kubernetes-validations"] = [{"rule": rule, "message": self.message}]
+        return out
 
 
-Duration = Annotated[
-    str,
-    StringConstraints(pattern=DURATION_PATTERN, max_length=32),
-    AfterValidator(_bounded_duration),
-]
+GoDuration = Annotated[str, StringConstraints(pattern=DURATION_PATTERN, max_length=32)]
+Duration = Annotated[GoDuration, DurationBounds()]
+# A call limit: zero would end every call at once.
+CallDuration = Annotated[GoDuration, DurationBounds("1s")]
 E164 = Annotated[str, StringConstraints(pattern=E164_PATTERN, max_length=16)]
 ObjectName = Annotated[str, StringConstraints(min_length=1, max_length=253)]
 

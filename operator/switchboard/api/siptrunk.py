@@ -9,8 +9,10 @@ from pydantic import Field, StringConstraints
 from switchboard.api.common import (
     CONDITIONS_FIELD_EXTRA,
     E164,
+    CallDuration,
     Condition,
-    Duration,
+    DurationBounds,
+    GoDuration,
     LiveKitRef,
     Model,
     ObjectName,
@@ -89,10 +91,10 @@ class SipInbound(Model):
         default_factory=dict,
         description="SIP headers copied to participant attributes (header name -> attribute).",
     )
-    ringing_timeout: Duration | None = Field(
+    ringing_timeout: Annotated[GoDuration, DurationBounds("1s", "10m")] | None = Field(
         default=None, description="How long an unanswered call may ring, e.g. 30s."
     )
-    max_call_duration: Duration | None = Field(
+    max_call_duration: CallDuration | None = Field(
         default=None, description="Hard limit on a call's length enforced by LiveKit, e.g. 1h."
     )
 

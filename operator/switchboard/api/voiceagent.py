@@ -22,6 +22,7 @@ from switchboard_contract.config import (
 from switchboard.api.common import (
     CONDITIONS_FIELD_EXTRA,
     E164,
+    CallDuration,
     Condition,
     ConfigMapKeyRef,
     Duration,
@@ -146,7 +147,7 @@ class Telephony(Model):
         description="Where the transfer tool may send a call.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
-    max_call_duration: Duration = Field(
+    max_call_duration: CallDuration = Field(
         default="1h", description="Longest call the agent keeps; also bounds pod drain time."
     )
 
@@ -220,7 +221,10 @@ class VoiceAgentSpec(Model):
         | None
     ) = Field(
         default=None,
-        description="Name workers register under (explicit dispatch); default <namespace>-<name>.",
+        description=(
+            "Name workers register under (explicit dispatch), unique per LiveKit;"
+            " default <namespace>/<name>."
+        ),
     )
     image: ShortText | None = Field(
         default=None, description="Worker image; defaults to the operator's agent image."

@@ -13,8 +13,10 @@ from switchboard.kube.refs import (
 )
 from switchboard.kube.session import FIELD_MANAGER, load_config, utcnow
 from switchboard.kube.writes import (
+    NotOwnedError,
     annotate_pod,
     apply,
+    apply_owned,
     deployment_replicas,
     patch_status,
     post_event,
@@ -25,9 +27,11 @@ __all__ = [
     "FIELD_MANAGER",
     "MissingConfigMapError",
     "MissingSecretError",
+    "NotOwnedError",
     "annotate_pod",
     "annotation_map",
     "apply",
+    "apply_owned",
     "deployment_replicas",
     "json_compact",
     "load_config",

@@ -12,6 +12,50 @@ from switchboard.api import GROUP, VERSION
 from switchboard.kube.session import FIELD_MANAGER, dynamic_client, utcnow
 
 
+class NotOwnedError(Exception):
+    """An object the operator would write exists but is not controlled by the would-be owner."""
+
+    def __init__(self, kind: str, namespace: str, name: str, holder: str) -> None:
+        self.kind, self.namespace, self.name, self.holder = kind, namespace, name, holder
+        super().__init__(f"{kind} {name!r} already exists in namespace {namespace!r}, {holder}")
+
+
+def _holder(existing: Any, owner_uid: str) -> str | None:
+    """None when `owner_uid` controls `existing`, else who does (for the Conflict message)."""
+    refs = existing.metadata.get("ownerReferences") or []
+    controller = next((r for r in refs if r.get("controller")), None)
+    if controller is not None and controller.get("uid") == owner_uid:
+        return None
+    if controller is None:
+        return "not created by this VoiceAgent (no controller)"
+    return f"controlled by {controller.get('kind')} {controller.get('name')!r}"
+
+
+async def apply_owned(manifest: dict[str, Any]) -> None:
+    """`apply`, but only to an object that is new or already controlled by the manifest's
+    controller: server-side apply with force would otherwise adopt a stranger's object, and
+    garbage collection would delete it with ours."""
+    meta = manifest["metadata"]
+    owner_uid = next(r["uid"] for r in meta["ownerReferences"] if r.get("controller"))
+
+    def read() -> Any:
+        resources = dynamic_client().resources
+        resource = resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
+        try:
+            return resource.get(name=meta["name"], namespace=meta.get("namespace"))
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+
+    existing = await asyncio.to_thread(read)
+    if existing is not None:
+        holder = _holder(existing, owner_uid)
+        if holder is not None:
+            raise NotOwnedError(manifest["kind"], meta.get("namespace", ""), meta["name"], holder)
+    await apply(manifest)
+
+
 async def apply(manifest: dict[str, Any]) -> None:
     """Server-side apply: idempotent, and a no-op apply does not bump resourceVersion."""
 

@@ -12,7 +12,7 @@ from switchboard_contract.report import WorkerReport
 
 from switchboard import kube, reasons
 from switchboard.api import API_VERSION, GROUP, VERSION
-from switchboard.api.common import livekit_ref_of
+from switchboard.api.common import LiveKitRef, livekit_ref_of
 from switchboard.api.voiceagent import Scaling, VoiceAgentSpec
 from switchboard.livekit.client import LiveKitEndpoint
 from switchboard.livekit.ensure import remove
@@ -31,6 +31,13 @@ from switchboard.siptrunk.index import NO_TRUNKS, TrunkIndex
 from switchboard.state import OperatorState
 from switchboard.voiceagent import workload
 from switchboard.voiceagent.builders import SPEC_PATH_OF_CONFIG, agent_config, agent_name
+from switchboard.voiceagent.claims import (
+    NO_CLAIMS,
+    AgentNameClaim,
+    ClaimIndex,
+    EndpointOf,
+    holder_of,
+)
 from switchboard.voiceagent.fleet import AgentFleet, Fleets, pod_info
 from switchboard.voiceagent.reconcile import dispatch_ops, sync_rule
 from switchboard.voiceagent.reports import ReportResult, report_token
@@ -55,6 +62,17 @@ def _fleet(fleets: Fleets, body: kopf.Body) -> AgentFleet:
     return fleet
 
 
+def _created(body: kopf.Body) -> str:
+    return str(body["metadata"].get("creationTimestamp") or "")
+
+
+def _endpoint_of(state: OperatorState) -> EndpointOf:
+    async def endpoint(namespace: str, ref: LiveKitRef | None) -> LiveKitEndpoint:
+        return (await state.livekit_for(namespace, ref)).endpoint
+
+    return endpoint
+
+
 async def _instructions(namespace: str, spec: VoiceAgentSpec) -> str | None:
     if spec.instructions_from is None:
         return spec.instructions
@@ -62,13 +80,15 @@ async def _instructions(namespace: str, spec: VoiceAgentSpec) -> str | None:
     return await kube.read_config_map_key(namespace, ref.name, ref.key)
 
 
-async def _sync(body: kopf.Body, retry: int, memo: kopf.Memo, trunks: TrunkIndex) -> None:
+async def _sync(
+    body: kopf.Body, retry: int, memo: kopf.Memo, trunks: TrunkIndex, claims: ClaimIndex
+) -> None:
     state: OperatorState = memo.state
     meta = body["metadata"]
     owner = Owner("VoiceAgent", meta["namespace"], meta["name"], meta["uid"])
     fleet = _fleet(memo.fleets, body)
     async with state.locks[owner.uid]:
-        result = await _spec_pass(state, fleet, body, owner, retry, trunks)
+        result = await _spec_pass(state, fleet, body, owner, retry, trunks, claims)
         fleet.spec = result.value
     for event in result.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
@@ -84,6 +104,7 @@ async def _spec_pass(
     owner: Owner,
     retry: int,
     trunks: TrunkIndex,
+    claims: ClaimIndex,
 ) -> Result[SpecOutcome]:
     """Validate, resolve config, ensure the dispatch rule and the workload; say how it went."""
     generation = int(body["metadata"].get("generation", 0))
@@ -116,6 +137,20 @@ async def _spec_pass(
     except ValidationError as err:
         # the API model holds the worker's rules, so this is a bug guard: never a retry loop
         return failed(params, reasons.invalid_spec(err, renames=SPEC_PATH_OF_CONFIG))
+    if spec.agent_name:
+        me = AgentNameClaim(owner.namespace, owner.name, owner.uid, _created(body), spec.livekit)
+        held = await holder_of(spec.agent_name, me, lk.endpoint, claims, _endpoint_of(state))
+        if held is not None:
+            message = (
+                f"spec.agentName {spec.agent_name!r} is already used on this LiveKit by "
+                f"VoiceAgent {held.namespace}/{held.name}"
+            )
+            return failed(params, reasons.conflict(message, retry), name)
+    try:
+        # the workers first: a rule must not route calls to an agent nobody serves
+        await _apply_workload(state, fleet, params, body, spec, config, lk.endpoint)
+    except kube.NotOwnedError as err:
+        return failed(params, reasons.conflict(str(err), retry), name)
     # Only the referenced SipTrunks, not the whole index.
     wanted = [(owner.namespace, t) for t in (spec.telephony.trunks if spec.telephony else [])]
     index = {key: next(iter(trunks[key])) for key in wanted if key in trunks}
@@ -128,7 +163,6 @@ async def _spec_pass(
         read_secret=kube.secret_keys,
         retry=retry,
     )
-    await _apply_workload(state, fleet, params, body, spec, config, lk.endpoint)
     outcome = SpecOutcome(
         generation,
         params,
@@ -187,7 +221,7 @@ async def _apply_workload(
         workload.pod_disruption_budget(namespace, name),
     ):
         kopf.adopt(manifest, owner=body)
-        await kube.apply(manifest)
+        await kube.apply_owned(manifest)
     fleet.observe_replicas(replicas)
 
 
@@ -200,9 +234,10 @@ async def voiceagent_sync(
     retry: int,
     memo: kopf.Memo,
     siptrunk_trunks: TrunkIndex = NO_TRUNKS,
+    voiceagent_agent_names: ClaimIndex = NO_CLAIMS,
     **_: Any,
 ) -> None:
-    await _sync(body, retry, memo, siptrunk_trunks)
+    await _sync(body, retry, memo, siptrunk_trunks, voiceagent_agent_names)
 
 
 async def voiceagent_resync(
@@ -210,13 +245,14 @@ async def voiceagent_resync(
     body: kopf.Body,
     memo: kopf.Memo,
     siptrunk_trunks: TrunkIndex = NO_TRUNKS,
+    voiceagent_agent_names: ClaimIndex = NO_CLAIMS,
     retry: int = 0,
     **_: Any,
 ) -> None:
     """Drift repair of the dispatch rule and the workload.
 
     A timer registered by `switchboard.handlers.register` (its interval is configuration)."""
-    await _sync(body, retry, memo, siptrunk_trunks)
+    await _sync(body, retry, memo, siptrunk_trunks, voiceagent_agent_names)
 
 
 @kopf.daemon(*RESOURCE, cancellation_timeout=5.0)
