@@ -181,3 +181,33 @@ async def test_outage_flips_synced_then_converges(livekit_server, livekit: LiveK
     back = await run(livekit, trunk(**down.value), owner(), secrets)
     assert cond(back, "Synced")["status"] == "True"
     assert back.value["inboundTrunkID"] == first.value["inboundTrunkID"]
+
+
+async def test_a_foreign_id_in_status_is_neither_adopted_nor_deleted(
+    livekit: LiveKitClient,
+) -> None:
+    """Failed before: ensure updated (took over) whatever trunk ID status named, and remove
+    deleted it. Status is user-writable; only the metadata record proves ownership."""
+    secrets = SecretStore()
+    foreign = await livekit.create_outbound_trunk(
+        api.SIPOutboundTrunkInfo(name="someone-else", address="10.1.1.1", numbers=["+15550000001"])
+    )
+    forged = trunk(outboundTrunkID=foreign.sip_trunk_id)
+    result = await run(livekit, forged, owner(), secrets)
+    ours = result.value["outboundTrunkID"]
+    assert ours != foreign.sip_trunk_id
+    assert any(e.type == "Warning" and e.reason == "NotOwned" for e in result.events)
+    (still,) = await livekit.list_outbound_trunks([foreign.sip_trunk_id])
+    assert still.name == "someone-else" and still.address == "10.1.1.1"  # untouched
+    # and a pass whose outbound direction left the spec removes only what it owns
+    inbound_only = SipTrunk.model_validate(
+        {
+            "spec": {"inbound": {"numbers": ["+15550100100"], "authSecretRef": {"name": "creds"}}},
+            "status": {**result.value, "outboundTrunkID": foreign.sip_trunk_id},
+        }
+    )
+    await run(livekit, inbound_only, owner(), secrets)
+    assert await livekit.list_outbound_trunks([ours]) == []
+    assert [t.sip_trunk_id for t in await livekit.list_outbound_trunks([foreign.sip_trunk_id])] == [
+        foreign.sip_trunk_id
+    ]

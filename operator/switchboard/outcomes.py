@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from switchboard.livekit.ensure import Outcome
-
 BACKOFF_BASE_S, BACKOFF_CAP_S = 1.0, 60.0
 # A rejected object will not fix itself quickly: retry slowly, no storm of identical calls.
 REJECTED_BACKOFF_S = 30.0
@@ -34,25 +32,6 @@ class Event:
     type: str  # "Normal" or "Warning"
     reason: str
     message: str
-
-
-_VERBS = {
-    "created": "Created",
-    "adopted": "Adopted",
-    "updated": "Updated",
-    "recreated": "Recreated",
-}
-
-
-def outcome_event(what: str, outcome: Outcome) -> Event | None:
-    """A Normal event describing what `ensure` did to `what` (None when nothing changed)."""
-    if outcome.action == "unchanged":
-        return None
-    verb = _VERBS[outcome.action]
-    detail = f" (drift in {', '.join(outcome.drift)})" if outcome.drift else ""
-    if outcome.removed_duplicates:
-        detail += f"; removed duplicates {', '.join(outcome.removed_duplicates)}"
-    return Event("Normal", verb, f"{verb} {what} {outcome.object_id}{detail}")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import kopf
 from pydantic import ValidationError
 
 from switchboard.kube import MissingConfigMapError, MissingSecretError
+from switchboard.livekit.ensure import Outcome
 from switchboard.livekit.errors import (
     LiveKitError,
     LiveKitNotConfiguredError,
@@ -19,7 +20,7 @@ from switchboard.livekit.errors import (
     LiveKitUnavailable,
 )
 from switchboard.names import Owner, parse_owner_metadata
-from switchboard.outcomes import REJECTED_BACKOFF_S, Failure, backoff
+from switchboard.outcomes import REJECTED_BACKOFF_S, Event, Failure, backoff
 
 # every kind
 READY = "Ready"  # Ready=True
@@ -41,6 +42,8 @@ NUMBER_NOT_ON_TRUNK = "NumberNotOnTrunk"
 WORKERS_AVAILABLE = "WorkersAvailable"
 NO_READY_WORKERS = "NoReadyWorkers"
 # event reasons
+CREATED, ADOPTED, UPDATED, RECREATED = "Created", "Adopted", "Updated", "Recreated"
+NOT_OWNED = "NotOwned"  # status named a LiveKit object this one does not own
 DELETED = "Deleted"
 ORPHANED = "Orphaned"
 SCALED_UP, SCALED_DOWN = "ScaledUp", "ScaledDown"
@@ -122,3 +125,39 @@ def conflict(message: str, retry: int) -> Failure:
     """Another object holds what this one needs (an agent name, a worker object's name).
     Retried slowly: it clears when the other goes, or when this spec is edited."""
     return Failure(CONFLICT, message, max(REJECTED_BACKOFF_S, backoff(retry)))
+
+
+_VERBS = {
+    "created": "Created",
+    "adopted": "Adopted",
+    "updated": "Updated",
+    "recreated": "Recreated",
+}
+
+
+def outcome_events(what: str, outcome: Outcome) -> list[Event]:
+    """What `ensure` did to `what` (nothing when unchanged), and a Warning when status
+    named an object this owner does not own."""
+    events = []
+    if outcome.foreign is not None:
+        events.append(
+            Event(
+                "Warning",
+                NOT_OWNED,
+                f"status named {what} {outcome.foreign}, "
+                "which this object does not own: left alone, not adopted",
+            )
+        )
+    normal = outcome_event(what, outcome)
+    return events + ([normal] if normal else [])
+
+
+def outcome_event(what: str, outcome: Outcome) -> Event | None:
+    """A Normal event describing what `ensure` did to `what` (None when nothing changed)."""
+    if outcome.action == "unchanged":
+        return None
+    verb = _VERBS[outcome.action]
+    detail = f" (drift in {', '.join(outcome.drift)})" if outcome.drift else ""
+    if outcome.removed_duplicates:
+        detail += f"; removed duplicates {', '.join(outcome.removed_duplicates)}"
+    return Event("Normal", verb, f"{verb} {what} {outcome.object_id}{detail}")

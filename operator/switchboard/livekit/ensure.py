@@ -38,6 +38,8 @@ class Outcome:
     action: Action
     drift: tuple[str, ...] = ()
     removed_duplicates: tuple[str, ...] = ()
+    # An ID from status naming an object this owner does not own: left alone, not adopted.
+    foreign: str | None = None
 
 
 def drifted_fields(desired: Message, actual: Message, fields: tuple[str, ...]) -> list[str]:
@@ -75,9 +77,13 @@ async def ensure(ops: ObjectOps[M], owner: Owner, desired: M, known_id: str | No
     """Make LiveKit hold exactly one object for (owner, role) equal to `desired`."""
     actual: M | None = None
     duplicates: list[M] = []
+    foreign = None
     if known_id:
         found = await ops.find([known_id])
         actual = found[0] if found else None
+        if actual is not None and not owned_by(actual.metadata, owner, ops.role):  # type: ignore[attr-defined]
+            # status is user-writable: an ID there proves nothing; the metadata record does
+            actual, foreign = None, known_id
     if actual is None:
         owned = await _owned(ops, owner)
         if owned:
@@ -88,22 +94,25 @@ async def ensure(ops: ObjectOps[M], owner: Owner, desired: M, known_id: str | No
 
     if actual is None:
         created = await ops.create(desired)
-        return Outcome(ops.id_of(created), "recreated" if known_id else "created", (), removed)
+        action: Action = "recreated" if known_id else "created"
+        return Outcome(ops.id_of(created), action, (), removed, foreign)
 
     object_id = ops.id_of(actual)
     drift = drifted_fields(desired, actual, ops.fields)
     if drift:
         await ops.update(object_id, desired)
-        return Outcome(object_id, "updated", tuple(drift), removed)
+        return Outcome(object_id, "updated", tuple(drift), removed, foreign)
     adopted = known_id != object_id
-    return Outcome(object_id, "adopted" if adopted else "unchanged", (), removed)
+    return Outcome(object_id, "adopted" if adopted else "unchanged", (), removed, foreign)
 
 
-async def remove(ops: ObjectOps[M], owner: Owner, known_id: str | None) -> list[str]:
-    """Delete the object in status and anything else owned by (owner, role)."""
+async def remove(ops: ObjectOps[M], owner: Owner) -> list[str]:
+    """Delete everything owned by (owner, role), found by its metadata record.
+
+    Not the ID in status: status is user-writable, and one naming someone else's object
+    must not delete it. An owned object is listed whether or not status has its ID.
+    """
     ids = {ops.id_of(o) for o in await _owned(ops, owner)}
-    if known_id:
-        ids.add(known_id)
     for object_id in sorted(ids):
         await ops.delete(object_id)
     return sorted(ids)

@@ -118,7 +118,6 @@ async def siptrunk_resync(
 async def siptrunk_delete(*, body: kopf.Body, retry: int, memo: kopf.Memo, **_: Any) -> None:
     state: OperatorState = memo.state
     owner = _owner(body)
-    status = body.get("status") or {}
     raw = dict(body.get("spec") or {})
     if raw.get("deletionPolicy") == "Orphan":
         kopf.info(body, reason=reasons.ORPHANED, message="Left the LiveKit trunks in place")
@@ -133,8 +132,8 @@ async def siptrunk_delete(*, body: kopf.Body, retry: int, memo: kopf.Memo, **_: 
     async with state.locks[owner.uid]:
         try:
             deleted = [
-                *await remove(inbound_ops(lk), owner, status.get("inboundTrunkID")),
-                *await remove(outbound_ops(lk), owner, status.get("outboundTrunkID")),
+                *await remove(inbound_ops(lk), owner),
+                *await remove(outbound_ops(lk), owner),
             ]
         except LiveKitError as err:
             raise reasons.kopf_error(reasons.livekit_failure(err, retry)) from None

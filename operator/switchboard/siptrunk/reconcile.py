@@ -20,7 +20,7 @@ from switchboard.livekit.client import LiveKitClient
 from switchboard.livekit.ensure import M, ObjectOps, ensure, remove
 from switchboard.livekit.errors import LiveKitRejected, LiveKitUnavailable
 from switchboard.names import Owner
-from switchboard.outcomes import Event, Failure, outcome_event
+from switchboard.outcomes import Event, Failure
 from switchboard.siptrunk.builders import (
     INBOUND,
     INBOUND_FIELDS,
@@ -84,17 +84,14 @@ async def _describe_conflict(lk: LiveKitClient, err: LiveKitRejected, owner: Own
 
 async def _sync(
     ops: ObjectOps[M], owner: Owner, desired: M | None, known_id: str | None
-) -> tuple[str | None, Event | None]:
-    """Ensure (or, when the direction left the spec, remove) one trunk; return its ID and event."""
+) -> tuple[str | None, list[Event]]:
+    """Ensure (or, when the direction left the spec, remove) one trunk; its ID and events."""
     if desired is None:
-        removed = await remove(ops, owner, known_id)
-        if not removed:
-            return None, None
-        return None, Event(
-            "Normal", reasons.DELETED, f"Deleted LiveKit {ops.role} trunk {removed[0]}"
-        )
+        removed = await remove(ops, owner)
+        what = f"LiveKit {ops.role} trunk"
+        return None, [Event("Normal", reasons.DELETED, f"Deleted {what} {i}") for i in removed]
     outcome = await ensure(ops, owner, desired, known_id)
-    return outcome.object_id, outcome_event(f"LiveKit {ops.role} trunk", outcome)
+    return outcome.object_id, reasons.outcome_events(f"LiveKit {ops.role} trunk", outcome)
 
 
 async def reconcile(
@@ -140,8 +137,8 @@ async def reconcile(
     inbound = inbound_trunk(owner, spec.inbound, inbound_auth) if spec.inbound else None
     outbound = outbound_trunk(owner, spec.outbound, outbound_auth) if spec.outbound else None
     try:
-        in_id, in_event = await _sync(inbound_ops(lk), owner, inbound, old.get("inboundTrunkID"))
-        out_id, out_event = await _sync(
+        in_id, in_events = await _sync(inbound_ops(lk), owner, inbound, old.get("inboundTrunkID"))
+        out_id, out_events = await _sync(
             outbound_ops(lk), owner, outbound, old.get("outboundTrunkID")
         )
     except LiveKitUnavailable as err:
@@ -160,7 +157,7 @@ async def reconcile(
             status[key] = value
         else:
             status.pop(key, None)
-    new_events = [e for e in (in_event, out_event) if e]
+    new_events = [*in_events, *out_events]
     events.extend(new_events)
     changed = bool(new_events)
     was_synced = is_true(old.get("conditions", []), SYNCED)

@@ -283,7 +283,7 @@ async def voiceagent_delete(*, body: kopf.Body, retry: int, memo: kopf.Memo, **_
         kopf.warn(body, reason=reasons.ORPHANED, message=f"Cannot reach LiveKit to delete: {err}")
     else:
         try:
-            await remove(dispatch_ops(lk), owner, (body.get("status") or {}).get("dispatchRuleID"))
+            await remove(dispatch_ops(lk), owner)
         except LiveKitError as err:
             raise reasons.kopf_error(reasons.livekit_failure(err, retry)) from None
     memo.fleets.drop(owner.namespace, owner.name)

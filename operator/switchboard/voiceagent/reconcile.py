@@ -17,7 +17,7 @@ from switchboard.livekit.client import LiveKitClient
 from switchboard.livekit.ensure import ObjectOps, ensure, remove
 from switchboard.livekit.errors import LiveKitRejected, LiveKitUnavailable
 from switchboard.names import Owner
-from switchboard.outcomes import Event, Failure, Result, backoff, outcome_event
+from switchboard.outcomes import Event, Failure, Result, backoff
 from switchboard.siptrunk.index import TrunkInfo
 from switchboard.voiceagent.builders import DISPATCH, DISPATCH_FIELDS, dispatch_rule
 
@@ -101,7 +101,7 @@ async def sync_rule(
     kept = Rule(known_id)
     try:
         if spec.telephony is None:
-            removed = await remove(ops, owner, known_id)
+            removed = await remove(ops, owner)
             events = [
                 Event("Normal", reasons.DELETED, f"Deleted dispatch rule {i}") for i in removed
             ]
@@ -125,5 +125,5 @@ async def sync_rule(
     except LiveKitRejected as err:
         why = reasons.livekit_failure(err, retry, await _describe_conflict(lk, err, owner))
         return Result(kept, [Event("Warning", why.reason, why.message)], why)
-    event = outcome_event("dispatch rule", outcome)
-    return Result(Rule(outcome.object_id), [event] if event else [])
+    events = reasons.outcome_events("dispatch rule", outcome)
+    return Result(Rule(outcome.object_id), events)
