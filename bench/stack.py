@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 import urllib.request
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes import client, config
-from switchboard.config import ENV_REPORT_LISTEN
+from switchboard.config import ENV_REPORT_KEY, ENV_REPORT_LISTEN
 from switchboard_contract.env import ENV_LIVEKIT_API_KEY, ENV_LIVEKIT_API_SECRET, ENV_LIVEKIT_URL
 
 from devstack.cluster import Cluster
@@ -44,12 +45,14 @@ class BenchStack:
             client.V1Namespace(metadata=client.V1ObjectMeta(name=self.namespace))
         )
         self.probe_port, self.report_port = free_port(), free_port()
+        self.report_key = secrets.token_urlsafe(32)  # the workers' token key, this run only
         env = {
             "KUBECONFIG": str(self.cluster.kubeconfig),
             ENV_LIVEKIT_URL: self.livekit.url,
             ENV_LIVEKIT_API_KEY: self.livekit.api_key,
             ENV_LIVEKIT_API_SECRET: self.livekit.api_secret,
             ENV_REPORT_LISTEN: f"127.0.0.1:{self.report_port}",
+            ENV_REPORT_KEY: self.report_key,
             "NO_PROXY": "127.0.0.1,localhost",
         }
         self.operator = Process(

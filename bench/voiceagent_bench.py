@@ -17,7 +17,6 @@ from typing import Any
 
 from kubernetes import client, watch
 from switchboard.api import GROUP, VERSION
-from switchboard.config import OperatorConfig
 from switchboard.voiceagent.reports import report_token
 from switchboard_contract.report import REPORT_PATH, WorkerReport
 from urllib3.exceptions import ProtocolError
@@ -83,7 +82,7 @@ def run(iterations: int, workdir: Path) -> dict[str, Any]:
                 pass  # the control plane stops under the watch when the run ends
 
         threading.Thread(target=watch_replicas, daemon=True).start()
-        key = OperatorConfig(livekit_api_secret=stack.livekit.api_secret).report_hmac_key()
+        key = stack.report_key.encode()
         token = report_token(key, "bench", "a")
         post_s: list[float] = []
         watch_s: list[float] = []

@@ -16,6 +16,7 @@ from pathlib import Path
 from switchboard.config import (
     ENV_AGENT_IMAGE,
     ENV_METRICS_LISTEN,
+    ENV_PII_ROOT_KEY,
     ENV_REPORT_KEY,
     ENV_REPORT_LISTEN,
 )
@@ -211,6 +212,7 @@ class LocalStack:
             ENV_REPORT_LISTEN: f"127.0.0.1:{report}",
             ENV_REPORT_URL: report_url,
             ENV_REPORT_KEY: secrets.token_urlsafe(32),
+            ENV_PII_ROOT_KEY: secrets.token_urlsafe(32),
             ENV_METRICS_LISTEN: f"127.0.0.1:{metrics}",
             ENV_AGENT_IMAGE: LOCAL_AGENT_IMAGE,
             "NO_PROXY": "127.0.0.1,localhost",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import filecmp
 import json
 from pathlib import Path
@@ -129,6 +130,8 @@ def test_chart_crds_are_a_copy_of_crds() -> None:
         (("livekit.url=localhost:7880",), "url"),
         (("replicaCount=2", "peering.enabled=false"), "peering.enabled"),
         (("livekit.url=ws://x",), "apiKey"),
+        (("tenancy.mode=separate",), "mode"),
+        (("tenancy.defaultLiveKitNamespaces={Bad_NS}",), "defaultLiveKitNamespaces"),
     ],
 )
 def test_values_are_validated(helm: Path, values: tuple[str, ...], message: str) -> None:
@@ -185,6 +188,7 @@ def test_existing_livekit_secret_and_namespace_mode(helm: Path) -> None:
         "livekit.existingSecret=lk",
         "peering.enabled=false",
         "reportKey.existingSecret=rk",
+        "piiRootKey.existingSecret=pk",
         ns="team",
     )
     container = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
@@ -194,7 +198,31 @@ def test_existing_livekit_secret_and_namespace_mode(helm: Path) -> None:
     env = env_of(docs)
     assert env["LIVEKIT_API_SECRET"]["secretKeyRef"] == {"name": "lk", "key": "apiSecret"}
     assert env["SWITCHBOARD_REPORT_KEY"]["secretKeyRef"]["name"] == "rk"
-    assert by_kind(docs, "Secret") == []  # nothing generated: both Secrets are the user's
+    assert env["SWITCHBOARD_PII_ROOT_KEY"]["secretKeyRef"]["name"] == "pk"
+    assert by_kind(docs, "Secret") == []  # nothing generated: every Secret is the user's
+
+
+def test_generated_keys_are_separate_and_never_the_livekit_secret(helm: Path) -> None:
+    """Failed before: no PII key at all (workers keyed caller hashes with the LiveKit secret)."""
+    docs = render("livekit.url=ws://lk:7880", "livekit.apiKey=k", "livekit.apiSecret=s")
+    env = env_of(docs)
+    report = env["SWITCHBOARD_REPORT_KEY"]["secretKeyRef"]
+    pii = env["SWITCHBOARD_PII_ROOT_KEY"]["secretKeyRef"]
+    assert report["name"] != pii["name"]
+    generated = {d["metadata"]["name"]: d for d in by_kind(docs, "Secret")}
+    assert {report["name"], pii["name"]} <= set(generated)
+    values = [generated[report["name"]]["data"][report["key"]]]
+    values.append(generated[pii["name"]]["data"][pii["key"]])
+    assert len(set(values)) == 2 and base64.b64encode(b"s").decode() not in values
+
+
+def test_tenancy_isolated_names_the_allowed_namespaces(helm: Path) -> None:
+    env = env_of(render("tenancy.mode=isolated", "tenancy.defaultLiveKitNamespaces={ops,voice}"))
+    assert env["SWITCHBOARD_TENANCY"] == "isolated"
+    assert env["SWITCHBOARD_DEFAULT_LIVEKIT_NAMESPACES"] == "ops,voice"
+    shared = env_of(render())
+    assert shared["SWITCHBOARD_TENANCY"] == "shared"
+    assert "SWITCHBOARD_DEFAULT_LIVEKIT_NAMESPACES" not in shared
 
 
 def test_image_digest_wins(helm: Path) -> None:

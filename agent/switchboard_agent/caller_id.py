@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -19,14 +20,20 @@ ATTR_TRUNK_PHONE_NUMBER = "sip.trunkPhoneNumber"
 ATTR_CALL_STATUS = "sip.callStatus"
 
 
+# Without a configured key: one random key per process. Hashes then only correlate within
+# one worker, but they can't be reversed by anyone, which a key known to others allows.
+_PROCESS_KEY = secrets.token_hex(32)
+
+
 def hash_key(env: Mapping[str, str] | None = None) -> str:
-    """The HMAC key for caller hashes: SWITCHBOARD_PII_HASH_KEY, else the LiveKit API secret.
+    """The HMAC key for caller hashes: SWITCHBOARD_PII_HASH_KEY (the operator's, per namespace).
 
     Phone numbers are few enough to brute-force a plain hash; a keyed one is stable across
-    a deployment's workers (repeat callers correlate) yet useless without the secret.
+    a namespace's workers (repeat callers correlate) yet useless without the key. Never the
+    LiveKit API secret: in shared tenancy every tenant's worker holds that one.
     """
     env = os.environ if env is None else env
-    return env.get(ENV_PII_HASH_KEY) or env.get("LIVEKIT_API_SECRET") or ""
+    return env.get(ENV_PII_HASH_KEY) or _PROCESS_KEY
 
 
 def hash_value(value: str, key: str | None = None) -> str:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from switchboard_contract.report import REPORT_PATH, REPORT_PORT
@@ -21,6 +22,10 @@ ENV_AGENT_IMAGE = "SWITCHBOARD_AGENT_IMAGE"
 ENV_REPORT_LISTEN = "SWITCHBOARD_REPORT_LISTEN"  # host:port the report endpoint binds
 ENV_REPORT_URL = "SWITCHBOARD_REPORT_URL"  # the URL workers POST to
 ENV_REPORT_KEY = "SWITCHBOARD_REPORT_KEY"  # HMAC key for worker tokens
+# Root of the per-namespace caller-number hash keys handed to workers (never a LiveKit key).
+ENV_PII_ROOT_KEY = "SWITCHBOARD_PII_ROOT_KEY"
+ENV_TENANCY = "SWITCHBOARD_TENANCY"  # shared | isolated
+ENV_DEFAULT_LIVEKIT_NAMESPACES = "SWITCHBOARD_DEFAULT_LIVEKIT_NAMESPACES"  # comma-separated
 ENV_METRICS_LISTEN = "SWITCHBOARD_METRICS_LISTEN"  # host:port of /metrics; unset = off
 
 DEFAULT_AGENT_IMAGE = "ghcr.io/switchboard-dev/switchboard-agent:0.1.0"
@@ -40,6 +45,13 @@ class OperatorConfig(BaseModel):
     report_port: int = REPORT_PORT
     report_url: str = f"http://switchboard-operator.switchboard.svc:{REPORT_PORT}{REPORT_PATH}"
     report_key: SecretStr | None = None
+    pii_root_key: SecretStr | None = None
+    # One LiveKit (one API key set) is one trust domain: a worker with its credentials can
+    # register under any agent name and join any room. `shared`: every namespace may use
+    # the default LiveKit (one team). `isolated`: only the namespaces listed here may; the
+    # others bring their own spec.livekit.secretRef.
+    tenancy: Literal["shared", "isolated"] = "shared"
+    default_livekit_namespaces: frozenset[str] = frozenset()
     # Off unless asked for (the chart does): several local operators must not fight over a port.
     metrics_host: str | None = None
     metrics_port: int | None = None
@@ -60,13 +72,23 @@ class OperatorConfig(BaseModel):
         )
 
     def report_hmac_key(self) -> bytes:
-        """Stable across restarts and replicas: explicit, else derived from the LiveKit secret."""
+        """The worker-token key: explicit only, never derived from LiveKit credentials (every
+        tenant's worker holds those in shared mode, and could then forge any report)."""
         if self.report_key is not None:
             return self.report_key.get_secret_value().encode()
-        if self.livekit_api_secret is not None:
-            seed = b"switchboard-report\x00" + self.livekit_api_secret.get_secret_value().encode()
-            return hashlib.sha256(seed).digest()
-        raise ValueError(f"set {ENV_REPORT_KEY} (or a default LiveKit) to accept worker reports")
+        raise ValueError(f"set {ENV_REPORT_KEY} to accept worker reports")
+
+    def pii_hash_key(self, namespace: str) -> str | None:
+        """The caller-number hash key for one namespace's workers, None without a root key.
+
+        Per namespace, so one tenant's key cannot test numbers against another's hashes."""
+        if self.pii_root_key is None:
+            return None
+        root = self.pii_root_key.get_secret_value().encode()
+        return hmac.new(root, b"pii\x00" + namespace.encode(), hashlib.sha256).hexdigest()
+
+    def may_use_default_livekit(self, namespace: str) -> bool:
+        return self.tenancy == "shared" or namespace in self.default_livekit_namespaces
 
     def default_livekit(self) -> LiveKitEndpoint | None:
         if not (self.livekit_url and self.livekit_api_key and self.livekit_api_secret):
@@ -92,4 +114,12 @@ def _report_settings(env: Mapping[str, str]) -> dict[str, Any]:
         out["report_url"] = url
     if key := env.get(ENV_REPORT_KEY):
         out["report_key"] = SecretStr(key)
+    if key := env.get(ENV_PII_ROOT_KEY):
+        out["pii_root_key"] = SecretStr(key)
+    if tenancy := env.get(ENV_TENANCY):
+        out["tenancy"] = tenancy
+    if allowed := env.get(ENV_DEFAULT_LIVEKIT_NAMESPACES):
+        out["default_livekit_namespaces"] = frozenset(
+            n.strip() for n in allowed.split(",") if n.strip()
+        )
     return out

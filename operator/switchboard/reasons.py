@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from switchboard.kube import MissingConfigMapError, MissingSecretError
 from switchboard.livekit.ensure import Outcome
 from switchboard.livekit.errors import (
+    DefaultLiveKitDeniedError,
     LiveKitError,
     LiveKitNotConfiguredError,
     LiveKitRejected,
@@ -27,6 +28,7 @@ READY = "Ready"  # Ready=True
 SYNCED = "Synced"  # the LiveKit objects match the spec
 INVALID_SPEC = "InvalidSpec"  # the spec cannot work as written: fixed only by editing it
 LIVEKIT_NOT_CONFIGURED = "LiveKitNotConfigured"  # no spec.livekit and no default LiveKit
+DEFAULT_LIVEKIT_NOT_ALLOWED = "DefaultLiveKitNotAllowed"  # tenancy: isolated
 SECRET_NOT_FOUND = "SecretNotFound"
 CONFIG_MAP_NOT_FOUND = "ConfigMapNotFound"
 LIVEKIT_UNAVAILABLE = "LiveKitUnavailable"
@@ -62,6 +64,8 @@ def config_failure(
     err: MissingSecretError | LiveKitNotConfiguredError, retry_s: float = MISSING_CONFIG_RETRY_S
 ) -> Failure:
     """A referenced Secret/ConfigMap or the LiveKit to use is missing; the message names it."""
+    if isinstance(err, DefaultLiveKitDeniedError):
+        return Failure(DEFAULT_LIVEKIT_NOT_ALLOWED, str(err), retry_s)
     if isinstance(err, LiveKitNotConfiguredError):
         return Failure(LIVEKIT_NOT_CONFIGURED, str(err), retry_s)
     reason = CONFIG_MAP_NOT_FOUND if isinstance(err, MissingConfigMapError) else SECRET_NOT_FOUND

@@ -11,7 +11,7 @@ from switchboard import kube
 from switchboard.api.common import LiveKitRef
 from switchboard.config import OperatorConfig
 from switchboard.livekit.client import LiveKitClient, LiveKitEndpoint
-from switchboard.livekit.errors import LiveKitNotConfiguredError
+from switchboard.livekit.errors import DefaultLiveKitDeniedError, LiveKitNotConfiguredError
 from switchboard.locks import LockRegistry
 from switchboard.metrics import OperatorMetrics
 
@@ -37,6 +37,11 @@ class OperatorState:
                 namespace, ref.secret_ref.name, *LIVEKIT_SECRET_KEYS
             )
             return self.client(LiveKitEndpoint(url, key, secret))
+        if not self.config.may_use_default_livekit(namespace):
+            raise DefaultLiveKitDeniedError(
+                f"namespace {namespace!r} may not use the operator's default LiveKit "
+                "(tenancy: isolated): set spec.livekit.secretRef to this team's own LiveKit"
+            )
         default = self.config.default_livekit()
         if default is None:
             raise LiveKitNotConfiguredError(

@@ -17,6 +17,9 @@ from tests.support.kube import Kube
 
 # Short resync so drift tests finish quickly; production defaults to 60s.
 TEST_RESYNC = "2s"
+# The worker-token key and the caller-hash root key of every test operator (not secret).
+TEST_REPORT_KEY = "test-report-key-0123456789"
+TEST_PII_ROOT_KEY = "test-pii-root-key-0123456789"
 
 
 @dataclass
@@ -36,6 +39,8 @@ class OperatorProcess:
             KUBECONFIG=str(self.kube.kubeconfig),
             NO_PROXY="127.0.0.1,localhost",
             SWITCHBOARD_RESYNC_PERIOD=TEST_RESYNC,
+            SWITCHBOARD_REPORT_KEY=TEST_REPORT_KEY,
+            SWITCHBOARD_PII_ROOT_KEY=TEST_PII_ROOT_KEY,
         )
         for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
             env.pop(name, None)

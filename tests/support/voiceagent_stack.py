@@ -13,14 +13,13 @@ from collections.abc import Callable
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
-from switchboard.config import OperatorConfig
 from switchboard.livekit.client import LiveKitEndpoint
 from switchboard.voiceagent.reports import report_token
 from switchboard_contract.report import REPORT_HEARTBEAT_S, REPORT_PATH, WorkerReport
 
 from devstack.procs import free_port
 from tests.support.kube import GROUP, VERSION, Kube, wait_for
-from tests.support.operator import OperatorProcess
+from tests.support.operator import TEST_REPORT_KEY, OperatorProcess
 
 Factory = Callable[..., OperatorProcess]
 NUMBER = "+15550100100"
@@ -99,7 +98,7 @@ class Stack:
             SWITCHBOARD_METRICS_LISTEN=f"127.0.0.1:{self.metrics_port}",
             SWITCHBOARD_AGENT_IMAGE="registry.local/switchboard-agent:test",
         )
-        self.key = OperatorConfig(livekit_api_secret=endpoint.api_secret).report_hmac_key()
+        self.key = TEST_REPORT_KEY.encode()
         self.seq = 0
         self.sent: dict[tuple[str, str], tuple[int, float]] = {}  # last report, when sent
 

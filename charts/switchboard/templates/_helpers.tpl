@@ -78,6 +78,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default (printf "%s-report-key" (include "switchboard.fullname" .)) .Values.reportKey.existingSecret }}
 {{- end }}
 
+{{- define "switchboard.piiRootKeySecretName" -}}
+{{- default (printf "%s-pii-root-key" (include "switchboard.fullname" .)) .Values.piiRootKey.existingSecret }}
+{{- end }}
+
 {{/* Workers POST their load reports here: the operator Service, in-cluster DNS. */}}
 {{- define "switchboard.reportURL" -}}
 {{- printf "http://%s.%s.svc:%d/v1/reports" (include "switchboard.operatorName" .) .Release.Namespace (int .Values.report.port) }}

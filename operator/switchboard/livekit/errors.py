@@ -31,6 +31,10 @@ class LiveKitNotConfiguredError(Exception):
     """Neither spec.livekit nor the operator's default LiveKit is set."""
 
 
+class DefaultLiveKitDeniedError(LiveKitNotConfiguredError):
+    """tenancy: isolated, and this namespace is not allowed the operator's default LiveKit."""
+
+
 class LiveKitUnavailable(LiveKitError):
     """LiveKit cannot be reached or answered with a server-side error: retry with backoff."""
 

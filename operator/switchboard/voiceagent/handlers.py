@@ -193,7 +193,13 @@ async def _apply_workload(
     except ValueError:
         token = ""  # reports disabled (logged at startup); workers still take calls
     secret = workload.worker_secret(
-        namespace, name, endpoint.url, endpoint.api_key, endpoint.api_secret, token
+        namespace,
+        name,
+        endpoint.url,
+        endpoint.api_key,
+        endpoint.api_secret,
+        token,
+        pii_hash_key=cfg.pii_hash_key(namespace),
     )
     config_map = workload.config_map(namespace, name, config)
     now = time.monotonic()

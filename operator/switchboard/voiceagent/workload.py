@@ -61,19 +61,29 @@ def config_map(namespace: str, voiceagent: str, config: AgentConfig) -> Manifest
 
 
 def worker_secret(
-    namespace: str, voiceagent: str, url: str, api_key: str, api_secret: str, report_token: str
+    namespace: str,
+    voiceagent: str,
+    url: str,
+    api_key: str,
+    api_secret: str,
+    report_token: str,
+    pii_hash_key: str | None = None,
 ) -> Manifest:
+    """The workers' credentials: LiveKit, the report token and the caller-hash key."""
+    data = {
+        contract_env.ENV_LIVEKIT_URL: url,
+        contract_env.ENV_LIVEKIT_API_KEY: api_key,
+        contract_env.ENV_LIVEKIT_API_SECRET: api_secret,
+        contract_report.ENV_REPORT_TOKEN: report_token,
+    }
+    if pii_hash_key:
+        data[contract_env.ENV_PII_HASH_KEY] = pii_hash_key
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "type": "Opaque",
         "metadata": _meta(namespace, voiceagent, worker_secret_name(voiceagent)),
-        "stringData": {
-            contract_env.ENV_LIVEKIT_URL: url,
-            contract_env.ENV_LIVEKIT_API_KEY: api_key,
-            contract_env.ENV_LIVEKIT_API_SECRET: api_secret,
-            contract_report.ENV_REPORT_TOKEN: report_token,
-        },
+        "stringData": data,
     }
 
 
