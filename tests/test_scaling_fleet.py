@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from switchboard.scaling import ScalingParams, decide
 from switchboard.voiceagent.fleet import (
     DEFAULT_POD_START_S,
     REPORT_TTL_S,
@@ -39,6 +40,24 @@ def test_reports_join_pods_and_track_idle_time() -> None:
     assert states["p2"].ready is False and states["p2"].idle_since is None  # starting: not idle
     fleet.accept(report("p1", 0, 2), now=110.0)
     assert {w.name: w for w in fleet.workers(now=111.0)}["p1"].idle_since == 110.0
+
+
+def test_a_busy_pod_whose_readiness_fails_holds_the_scale_down() -> None:
+    """The pod watch says p1 is not ready while its report still counts a call: the join
+    keeps both, so the policy sees a busy not-ready worker and scales nothing away (the
+    ReplicaSet would remove p1 first). Before the hold: desired 1, p1's call cut."""
+    fleet = AgentFleet(("ns", "va"))
+    for pod in ("p1", "p2", "p3"):
+        fleet.observe_pod(PodInfo(pod, True, False, None))
+    fleet.accept(report("p1", 1, 1), now=0.0)
+    for pod in ("p2", "p3"):
+        fleet.accept(report(pod, 0, 1), now=0.0)
+    fleet.observe_pod(PodInfo("p1", False, False, None))  # readiness probe failing
+    fleet.accept(report("p1", 1, 2), now=100.0)  # ... while the call goes on
+    workers = fleet.workers(now=101.0)
+    assert {w.name: (w.ready, w.active_calls) for w in workers}["p1"] == (False, 1)
+    decision = decide(workers, 3, ScalingParams(1, 0, 0, 10, 30.0), now=101.0)
+    assert decision.desired == 3 and decision.held_by == ("p1",)
 
 
 def test_reordered_reports_are_dropped() -> None:

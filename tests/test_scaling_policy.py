@@ -15,7 +15,7 @@ from switchboard.scaling import (
     deletion_costs,
     desired_workers,
 )
-from switchboard.scaling.policy import INT32_MAX, INT32_MIN
+from switchboard.scaling.policy import HOLD_RECHECK_S, INT32_MAX, INT32_MIN
 
 pytestmark = pytest.mark.unit
 
@@ -36,6 +36,11 @@ def idle(name: str, for_s: float) -> WorkerState:
 
 def starting(name: str) -> WorkerState:
     return WorkerState(name, ready=False, active_calls=0, idle_since=None)
+
+
+def busy_not_ready(name: str, calls: int = 1) -> WorkerState:
+    """A worker holding calls whose readiness fails (e.g. its LiveKit connection recovers)."""
+    return WorkerState(name, ready=False, active_calls=calls, idle_since=None)
 
 
 def test_from_spec_parses_the_go_duration_and_defaults() -> None:
@@ -167,6 +172,34 @@ def test_scale_down_waits_longer_while_a_worker_starts() -> None:
     assert decide(workers[:2], 2, params(warm=1), NOW).desired == 1  # nothing starting
 
 
+def test_no_scale_down_while_a_busy_worker_is_not_ready() -> None:
+    """The ReplicaSet removes not-ready pods first, whatever their deletion cost: scaling
+    down by one here would remove `a` and cut its call. Before the hold: desired 1."""
+    workers = [busy_not_ready("a"), idle("b", 400), idle("c", 400)]
+    d = decide(workers, 3, params(warm=0), NOW)
+    assert (d.raw_desired, d.desired) == (1, 3)
+    assert d.held_by == ("a",)
+    assert d.recheck_after_s == HOLD_RECHECK_S  # its report may go stale without an event
+    assert d.deletion_cost["a"] > 0 > d.deletion_cost["b"]  # still ranked last among peers
+    # once it is ready again the idle workers go as usual
+    recovered = decide([busy("a"), *workers[1:]], 3, params(warm=0), NOW)
+    assert (recovered.desired, recovered.held_by, recovered.recheck_after_s) == (1, (), None)
+
+
+def test_the_busy_not_ready_hold_blocks_only_scale_down() -> None:
+    p = params(warm=1)
+    up = decide([busy_not_ready("a"), busy("b")], 2, p, NOW, pending_calls=2)
+    assert (up.desired, up.held_by) == (5, ())  # scale-up is never held
+    # a starting pod (no call) is the starting-pod rule's business, not a hold
+    assert decide([starting("a"), idle("b", 400), idle("c", 400)], 3, p, NOW).desired == 1
+    # a draining busy pod has left the ReplicaSet already: nothing to protect
+    draining = WorkerState("a", ready=False, active_calls=1, idle_since=None, terminating=True)
+    assert decide([draining, idle("b", 400), idle("c", 400)], 2, p, NOW).desired == 1
+    # maxWorkers lowered below the fleet still wins (documented: busy pods drain)
+    over = [busy_not_ready("a"), *(idle(f"i{n}", 400) for n in range(4))]
+    assert decide(over, 5, params(hi=3), NOW).desired == 3
+
+
 def test_deletion_costs_order_and_stability() -> None:
     workers = [busy("a", 3), busy("b"), idle("c", 500), idle("d", 5), starting("e")]
     costs = deletion_costs(workers, NOW)
@@ -192,7 +225,8 @@ def random_fleet(rng: random.Random) -> tuple[list[WorkerState], int, ScalingPar
     workers = []
     for i in range(rng.randint(0, 30)):
         ready = rng.random() < 0.85
-        calls = rng.randint(0, cpw) if ready and rng.random() < 0.6 else 0
+        # some busy workers are not ready (a LiveKit reconnect): a scale-down must spare them
+        calls = rng.randint(0, cpw) if (ready or rng.random() < 0.3) and rng.random() < 0.6 else 0
         since = NOW - rng.uniform(0, 300) if ready and calls == 0 else None
         workers.append(WorkerState(f"w{i}", ready, calls, since, rng.random() < 0.1))
     live = sum(1 for w in workers if not w.terminating)
@@ -224,8 +258,10 @@ def test_properties_over_random_fleets(seed) -> None:
         ]
         if d.desired < current and current <= p.max_workers:
             assert current - d.desired <= len(eligible)
-            # The pods the ReplicaSet removes (lowest costs) never carry a call.
-            removed = sorted(live, key=lambda w: d.deletion_cost[w.name])[: current - d.desired]
+            # The pods the ReplicaSet removes never carry a call. It ranks not-ready pods
+            # first, and only then by deletion cost (controller.ActivePodsWithRanks).
+            ranked = sorted(live, key=lambda w: (w.ready, d.deletion_cost[w.name]))
+            removed = ranked[: current - d.desired]
             assert all(w.active_calls == 0 for w in removed)
 
         with_calls = [d.deletion_cost[w.name] for w in live if w.active_calls]

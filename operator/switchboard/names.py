@@ -61,6 +61,12 @@ WORKER_COMPONENT = "agent-worker"
 POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
 TRUNKS_ANNOTATION = f"{GROUP}/trunks-version"
+# Inside every worker pod: the worker container and the volumes the operator mounts in it
+# (a podTemplate may not reuse them).
+WORKER_CONTAINER = "agent"
+CONFIG_VOLUME = "config"
+TMP_VOLUME = "tmp"
+TMP_DIR = "/tmp"  # the worker's only writable path: its root filesystem is read-only
 
 
 def worker_name(voiceagent: str) -> str:

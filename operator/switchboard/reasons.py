@@ -110,7 +110,8 @@ def field_errors(
     """`spec.a.b[0].c: message; …` for a pydantic error, its first key mapped by `renames`.
 
     A model-level check (an empty location) is reported against `prefix` itself. Input
-    values are left out: they may be credentials.
+    values are left out: they may be credentials. A field a model forbids (the podTemplate
+    allow-list) reads "not allowed" rather than pydantic's "Extra inputs are not permitted".
     """
     renames = renames or {}
     parts = []
@@ -121,7 +122,8 @@ def field_errors(
                 path += f"[{key}]"
             else:
                 path += ("." if path else "") + (renames.get(key, key) if i == 0 else key)
-        parts.append(f"{path}: {e['msg']}")
+        message = "not allowed" if e["type"] == "extra_forbidden" else e["msg"]
+        parts.append(f"{path}: {message}")
     return "; ".join(parts)
 
 

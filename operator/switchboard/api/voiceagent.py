@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, StringConstraints, model_validator
 from switchboard_contract.config import (
@@ -32,6 +32,7 @@ from switchboard.api.common import (
     SecretKeyRef,
     cel,
 )
+from switchboard.api.podtemplate import PodTemplate, ResourceRequirements
 
 # Providers that run offline inside the worker need no API key.
 LOCAL_STT = ("pocketsphinx",)
@@ -176,17 +177,6 @@ class Scaling(Model):
     )
 
 
-class ResourceRequirements(Model):
-    """Compute resources of a worker container (as in a Pod spec)."""
-
-    requests: dict[str, int | str] = Field(
-        default_factory=dict, description="Minimum resources, e.g. cpu: 500m."
-    )
-    limits: dict[str, int | str] = Field(
-        default_factory=dict, description="Maximum resources, e.g. memory: 1Gi."
-    )
-
-
 # The worker refuses a script whose transfer names an unknown target (AgentConfig): say so
 # at admission already. Every has() guards an optional field, as CEL needs.
 _INTENT_TARGETS_KNOWN = (
@@ -248,10 +238,10 @@ class VoiceAgentSpec(Model):
     resources: ResourceRequirements | None = Field(
         default=None, description="Worker container resources."
     )
-    pod_template: dict[str, Any] | None = Field(
+    pod_template: PodTemplate | None = Field(
         default=None,
-        description="Escape hatch: a partial PodTemplateSpec merged into the worker pods.",
-        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+        description="Scheduling, resources, extra env, volumes, labels and annotations of the "
+        "worker pods, as a partial PodTemplateSpec; any other field is refused (InvalidSpec).",
     )
     telemetry: TelemetryConfig = Field(
         default_factory=TelemetryConfig,

@@ -13,6 +13,9 @@ INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 # A busy worker's deletion cost per active call: far above every idle cost (which is negative).
 BUSY_COST_PER_CALL = 1_000_000
+# While a scale-down is held for a busy worker that is not ready, look again this often: its
+# readiness returning and its call ending are events, but its report going stale is not.
+HOLD_RECHECK_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,8 @@ class Decision:
     for the status: `active_calls` counts every call in progress (draining pods and calls still
     waiting for a worker included), `ready` the ready live workers, of which `idle` have spare
     capacity and `busy` are at capacity. `surge` is the arrival surge term included in
-    `raw_desired` (calls started within the last pod start).
+    `raw_desired` (calls started within the last pod start). `held_by` names the busy workers
+    that are not ready while a scale-down is due: it is held until none is left.
     """
 
     desired: int
@@ -91,6 +95,7 @@ class Decision:
     busy: int = 0
     ready: int = 0
     surge: int = 0
+    held_by: tuple[str, ...] = ()
 
 
 def desired_workers(active_calls: int, p: ScalingParams) -> int:
@@ -174,6 +179,11 @@ def decide(
       keeps a pod that never becomes ready (unschedulable, crash-looping) from blocking
       scale-down for good. On the simulator's traces: a third fewer pod starts for about 2 %
       more worker-seconds.
+    - While a worker with calls is not ready (say its LiveKit connection is recovering), no
+      scale-down happens at all, and `recheck_after_s` is at most `HOLD_RECHECK_S`. The
+      ReplicaSet removes not-ready pods first, so any scale-down then could pick that busy pod
+      and cut its calls, deletion cost or not. Unlike the bound above, this one does not
+      expire: a call ends by maxCallDuration, and a silent worker's report goes stale.
     - The result is never above `max_workers` nor below `min_workers`. (Lowering maxWorkers below
       the busy workers does remove busy pods; they drain their calls within the grace period.)
     """
@@ -190,11 +200,18 @@ def decide(
         threshold = 2 * p.scale_down_delay_s
     eligible = sum(1 for a in ages if a >= threshold)
     desired = raw if raw >= current_replicas else max(raw, current_replicas - eligible)
+    held_by: tuple[str, ...] = ()
+    if desired < current_replicas:
+        held_by = tuple(w.name for w in live if w.active_calls > 0 and not w.ready)
+        if held_by:
+            desired = current_replicas
     desired = max(p.min_workers, min(p.max_workers, desired))
 
     waits = [threshold - a for a in ages if a < threshold and desired > raw]
     if surging and ages:  # the surge expires without any event: look again then
         waits.append(max(0.0, min(surging) + p.pod_start_s - now))
+    if held_by:
+        waits.append(HOLD_RECHECK_S)
     recheck = min(waits) if waits else None
 
     busy = sum(1 for w in ready if w.active_calls >= p.calls_per_worker)
@@ -208,4 +225,5 @@ def decide(
         busy=busy,
         ready=len(ready),
         surge=surge,
+        held_by=held_by,
     )

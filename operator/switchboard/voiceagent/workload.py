@@ -19,10 +19,24 @@ from switchboard_contract import env as contract_env
 from switchboard_contract import report as contract_report
 
 from switchboard.api.common import SecretKeyRef
+from switchboard.api.podtemplate import (
+    PROJECTED_SOURCES,
+    RESERVED_VOLUMES,
+    VOLUME_SOURCES,
+    PodTemplate,
+    reserved_annotation,
+    reserved_env,
+    reserved_label,
+    reserved_mount_path,
+)
 from switchboard.api.voiceagent import VoiceAgentSpec
 from switchboard.names import (
     CONFIG_HASH_ANNOTATION,
+    CONFIG_VOLUME,
+    TMP_DIR,
+    TMP_VOLUME,
     VOICEAGENT_ANNOTATION,
+    WORKER_CONTAINER,
     labels,
     worker_config_name,
     worker_name,
@@ -125,15 +139,105 @@ def _env(spec: VoiceAgentSpec, report_url: str) -> list[Manifest]:
     return env
 
 
-def _merge(base: Manifest, override: Manifest) -> Manifest:
-    """Deep-merge dicts; lists and scalars in `override` replace (documented podTemplate rule)."""
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+# Scheduling fields a podTemplate sets as they are (the API model admits nothing else there
+# besides the worker container's additions and volumes).
+SCHEDULING_FIELDS = (
+    "nodeSelector",
+    "affinity",
+    "tolerations",
+    "topologySpreadConstraints",
+    "priorityClassName",
+)
+MERGED_POD_FIELDS = (*SCHEDULING_FIELDS, "containers", "volumes")
+MERGED_CONTAINER_FIELDS = ("env", "volumeMounts", "resources")
+
+
+def _by_key(ours: list[Manifest], theirs: list[Manifest], key: str = "name") -> list[Manifest]:
+    """Ours, then each of theirs whose `key` none of ours has: ours always win."""
+    taken = {item[key] for item in ours}
+    return [*copy.deepcopy(ours), *(copy.deepcopy(t) for t in theirs if t.get(key) not in taken)]
+
+
+def _reapply(merged: Manifest, ours: Manifest, merged_fields: tuple[str, ...]) -> Manifest:
+    """`merged` keeping only the fields `ours` has or a podTemplate may merge, with every
+    field of `ours` that is not merged set back to ours."""
+    kept = {k: v for k, v in merged.items() if k in ours or k in merged_fields}
+    kept.update({k: copy.deepcopy(v) for k, v in ours.items() if k not in merged_fields})
+    return kept
+
+
+def _allowed_volume(volume: Manifest) -> bool:
+    if not volume.keys() <= {"name", *VOLUME_SOURCES} or volume.get("name") in RESERVED_VOLUMES:
+        return False
+    sources = (volume.get("projected") or {}).get("sources") or []
+    return all(source.keys() <= set(PROJECTED_SOURCES) for source in sources)
+
+
+def harden(merged: Manifest, ours: Manifest) -> Manifest:
+    """Re-apply the operator's pod template `ours` over a merged one, whatever the merge did.
+
+    The API model already refuses all of it in a podTemplate; doing it last keeps a bug in
+    the merge from ever letting any through. Ours win for every field ours sets (the pod and
+    container security contexts, image, args, ports, probes, envFrom, the service account
+    token, the grace period) and a field neither ours nor the allow-list has is dropped
+    (hostNetwork/hostPID/hostIPC, serviceAccountName, command, other containers, ...). Of
+    the labels, annotations, env, mounts and volumes only ours have reserved keys, only
+    volume types Pod Security "restricted" admits are kept, and only mounts of those.
+    """
+    meta = merged.get("metadata", {})
+    labels = {k: v for k, v in meta.get("labels", {}).items() if not reserved_label(k)}
+    notes = {k: v for k, v in meta.get("annotations", {}).items() if not reserved_annotation(k)}
+    out: Manifest = {
+        "metadata": {
+            "labels": {**labels, **ours["metadata"]["labels"]},
+            "annotations": {**notes, **ours["metadata"]["annotations"]},
+        }
+    }
+    pod = _reapply(merged.get("spec", {}), ours["spec"], MERGED_POD_FIELDS)
+    (our_worker,) = ours["spec"]["containers"]
+    found = [c for c in pod.get("containers", []) if c.get("name") == WORKER_CONTAINER]
+    worker = _reapply(found[0] if found else {}, our_worker, MERGED_CONTAINER_FIELDS)
+    env = [e for e in worker.get("env", []) if not reserved_env(e.get("name", ""))]
+    worker["env"] = _by_key(our_worker["env"], env)
+    volumes = [v for v in pod.get("volumes", []) if _allowed_volume(v)]
+    pod["volumes"] = _by_key(ours["spec"]["volumes"], volumes)
+    theirs = {v["name"] for v in volumes}
+    mounts = [
+        m
+        for m in worker.get("volumeMounts", [])
+        if m.get("name") in theirs and not reserved_mount_path(m.get("mountPath", "/"))
+    ]
+    worker["volumeMounts"] = _by_key(our_worker["volumeMounts"], mounts, "mountPath")
+    worker.setdefault("resources", copy.deepcopy(our_worker["resources"]))
+    pod["containers"] = [worker]
+    out["spec"] = pod
+    return copy.deepcopy(out)
+
+
+def merge_pod_template(ours: Manifest, pod_template: PodTemplate | None) -> Manifest:
+    """The operator's pod template plus what the (validated) spec.podTemplate allows:
+    labels and annotations, scheduling, the worker's resources, env and mounts (after the
+    operator's), and volumes. Then `harden` puts every field of the operator's back."""
+    out = copy.deepcopy(ours)
+    if pod_template is None:
+        return out
+    wire = pod_template.to_wire()
+    meta, pod = wire.get("metadata", {}), wire.get("spec", {})
+    for part in ("labels", "annotations"):
+        out["metadata"][part] = {**meta.get(part, {}), **out["metadata"][part]}
+    for name in SCHEDULING_FIELDS:
+        if name in pod:
+            out["spec"][name] = pod[name]
+    out["spec"]["volumes"] = _by_key(out["spec"]["volumes"], pod.get("volumes", []))
+    (worker,) = out["spec"]["containers"]
+    for extra in pod.get("containers", []):  # the model admits the worker's entry only
+        worker["env"] = _by_key(worker["env"], extra.get("env", []))
+        worker["volumeMounts"] = _by_key(
+            worker["volumeMounts"], extra.get("volumeMounts", []), "mountPath"
+        )
+        for kind, amounts in extra.get("resources", {}).items():
+            worker["resources"][kind] = {**worker["resources"].get(kind, {}), **amounts}
+    return harden(out, ours)
 
 
 def deployment(
@@ -152,7 +256,7 @@ def deployment(
     meta["annotations"] = {VOICEAGENT_ANNOTATION: voiceagent}
     resources = spec.resources.to_wire() if spec.resources else DEFAULT_RESOURCES
     container: Manifest = {
-        "name": "agent",
+        "name": WORKER_CONTAINER,
         "image": spec.image or image,
         "args": ["start"],
         "ports": [
@@ -179,8 +283,12 @@ def deployment(
             "runAsNonRoot": True,
         },
         "volumeMounts": [
-            {"name": "config", "mountPath": str(contract_env.CONFIG_MOUNT_DIR), "readOnly": True},
-            {"name": "tmp", "mountPath": "/tmp"},
+            {
+                "name": CONFIG_VOLUME,
+                "mountPath": str(contract_env.CONFIG_MOUNT_DIR),
+                "readOnly": True,
+            },
+            {"name": TMP_VOLUME, "mountPath": TMP_DIR},
         ],
     }
     template: Manifest = {
@@ -202,13 +310,12 @@ def deployment(
             },
             "containers": [container],
             "volumes": [
-                {"name": "config", "configMap": {"name": worker_config_name(voiceagent)}},
-                {"name": "tmp", "emptyDir": {}},
+                {"name": CONFIG_VOLUME, "configMap": {"name": worker_config_name(voiceagent)}},
+                {"name": TMP_VOLUME, "emptyDir": {}},
             ],
         },
     }
-    if spec.pod_template:
-        template = _merge(template, spec.pod_template)
+    template = merge_pod_template(template, spec.pod_template)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
