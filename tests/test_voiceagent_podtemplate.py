@@ -182,6 +182,11 @@ HOSTILE: list[tuple[str, Manifest, str]] = [
         f"{P}.spec.containers[0].env[0].name: Value error, 'SWITCHBOARD_HTTP_PORT' {RESERVED}",
     ),
     (
+        "caller-hash-key",  # the operator's per-namespace key; one chosen here could be shared
+        env("SWITCHBOARD_PII_HASH_KEY"),
+        f"{P}.spec.containers[0].env[0].name: Value error, 'SWITCHBOARD_PII_HASH_KEY' {RESERVED}",
+    ),
+    (
         "config-file-shadowed",
         mount("/etc/switchboard/agent-config.json"),
         f"{P}.spec.containers[0].volumeMounts[0].mountPath: Value error, "
@@ -289,8 +294,8 @@ ALLOWED: Manifest = {
                 "resources": {"requests": {"cpu": "1"}, "limits": {"memory": "2Gi"}},
                 "env": [
                     {
-                        "name": "SWITCHBOARD_PII_HASH_KEY",
-                        "valueFrom": {"secretKeyRef": {"name": "pii", "key": "k"}},
+                        "name": "OTEL_RESOURCE_ATTRIBUTES",
+                        "valueFrom": {"secretKeyRef": {"name": "otel", "key": "k"}},
                     },
                     {"name": "HTTPS_PROXY", "value": "http://proxy:3128"},
                 ],

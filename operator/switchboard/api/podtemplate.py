@@ -42,8 +42,9 @@ RESERVED_ENV = frozenset(
         contract_env.ENV_LIVEKIT_API_SECRET,
     }
 )
-CONTRACT_ENV_PREFIX = "SWITCHBOARD_"  # every other name in the operator/worker contract
-USER_CONTRACT_ENV = frozenset({contract_env.ENV_PII_HASH_KEY})  # contract names the user sets
+# Every other name in the operator/worker contract, the caller-hash key included: the
+# operator hands each namespace its own (config.pii_hash_key).
+CONTRACT_ENV_PREFIX = "SWITCHBOARD_"
 RESERVED_VOLUMES = frozenset({CONFIG_VOLUME, TMP_VOLUME})
 RESERVED_LABELS = frozenset(labels("x", "x", version="x"))  # the app.kubernetes.io keys
 # Legacy per-pod security annotations the kubelet still honours ("unconfined" would undo
@@ -71,7 +72,7 @@ PROJECTED_SOURCES = ("clusterTrustBundle", "configMap", "downwardAPI", "secret")
 def reserved_env(name: str) -> bool:
     if name in RESERVED_ENV:
         return True
-    return name.startswith(CONTRACT_ENV_PREFIX) and name not in USER_CONTRACT_ENV
+    return name.startswith(CONTRACT_ENV_PREFIX)
 
 
 def _ours(key: str) -> bool:
