@@ -37,12 +37,14 @@ def siptrunk(name: str, number: str = "+15550100100", **spec: Any) -> dict[str, 
     }
 
 
-def auth_secret(kube: Kube, password: str = PASSWORD) -> None:
+def auth_secret(kube: Kube, password: str = PASSWORD, *, watched: bool = True) -> None:
+    """The carrier credentials; `watched` labels them for the operator's Secret watch."""
+    labels = {"switchboard.dev/watch": "true"} if watched else {}
     kube.apply(
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": "carrier-auth"},
+            "metadata": {"name": "carrier-auth", "labels": labels},
             "stringData": {"username": "carrier", "password": password},
         }
     )
@@ -178,6 +180,37 @@ async def test_secret_rotation_and_missing_secret(
 
     await async_wait(rotated, "LiveKit to get the rotated password")
     scan_for_secrets(kube, op, "rotating")
+
+
+async def test_only_labelled_secrets_are_watched(
+    kube: Kube,
+    livekit: LiveKitClient,
+    livekit_endpoint: LiveKitEndpoint,
+    operator_factory: Factory,
+) -> None:
+    """Failed before: the Secret watch had no selector, so the operator streamed every Secret
+    in the cluster. Now only labelled ones; an unlabelled one is re-read at the resync."""
+    op = operator_factory(livekit_endpoint)
+    auth_secret(kube, watched=False)
+    kube.create(siptrunk("quiet"))
+    obj = wait_condition(kube, op, "quiet", "Ready", "True")
+    trunk_id = obj["status"]["inboundTrunkID"]
+    auth_secret(kube, ROTATED, watched=False)
+
+    async def rotated() -> bool:
+        (t,) = await livekit.list_inbound_trunks([trunk_id])
+        return t.auth_password == ROTATED
+
+    await async_wait(rotated, "the resync to apply the rotated password")
+    annotations = kube.get("SipTrunk", "quiet")["metadata"].get("annotations") or {}
+    assert "switchboard.dev/credentials-version" not in annotations  # the watch never saw it
+    auth_secret(kube, PASSWORD)  # labelled: the watch nudges the SipTrunk
+
+    def nudged() -> bool:
+        annotations = kube.get("SipTrunk", "quiet")["metadata"].get("annotations") or {}
+        return "carrier-auth" in annotations.get("switchboard.dev/credentials-version", "")
+
+    wait_for(nudged, "the watch to nudge the SipTrunk")
 
 
 async def test_out_of_band_delete_is_restored(

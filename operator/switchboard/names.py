@@ -58,6 +58,10 @@ VOICEAGENT_LABEL = f"{GROUP}/voiceagent"
 # Label values stop at 63 chars; this annotation carries the full VoiceAgent name.
 VOICEAGENT_ANNOTATION = f"{GROUP}/voiceagent"
 WORKER_COMPONENT = "agent-worker"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+# A Secret labelled `switchboard.dev/watch: "true"` is watched, so a rotation reaches its
+# SipTrunks in seconds; any other referenced Secret is re-read at the next resync.
+WATCH_LABEL = f"{GROUP}/watch"
 POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
 TRUNKS_ANNOTATION = f"{GROUP}/trunks-version"
@@ -87,7 +91,7 @@ def worker_secret_name(voiceagent: str) -> str:
 def worker_selector(voiceagent: str) -> dict[str, str]:
     """Labels that select exactly one VoiceAgent's worker pods (values <= 63 chars)."""
     return {
-        "app.kubernetes.io/component": WORKER_COMPONENT,
+        COMPONENT_LABEL: WORKER_COMPONENT,
         VOICEAGENT_LABEL: bounded(voiceagent),
     }
 

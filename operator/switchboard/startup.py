@@ -13,7 +13,7 @@ from switchboard import kube, metrics, web
 from switchboard.api import GROUP
 from switchboard.config import OperatorConfig
 from switchboard.metrics import DecisionClock, StateCollector
-from switchboard.names import FINALIZER
+from switchboard.names import COMPONENT_LABEL, FINALIZER, WATCH_LABEL, WORKER_COMPONENT
 from switchboard.state import OperatorState
 from switchboard.voiceagent import handlers as voiceagent_handlers
 from switchboard.voiceagent import reports
@@ -49,6 +49,12 @@ async def configure(
         # stand by and take over when it stops renewing. An explicit --priority N is kept.
         settings.peering.priority = secrets.randbelow(2**31 - 1) + 1
     settings.watching.server_timeout = 300
+    # Server-side selectors: the API server streams only what a handler needs, never every
+    # Secret or Pod in the cluster (kopf's handler filters alone are client-side).
+    settings.watching.label_selectors["v1", "secrets"] = f"{WATCH_LABEL}=true"
+    worker = f"{COMPONENT_LABEL}={WORKER_COMPONENT}"
+    settings.watching.label_selectors["v1", "pods"] = worker
+    settings.watching.label_selectors["apps", "v1", "deployments"] = worker
     if not settings.peering.clusterwide:
         # --namespace: serve exactly the given namespaces, with namespaced RBAC only (the
         # chart's watchScope=namespace). Without this kopf lists and watches namespaces and
