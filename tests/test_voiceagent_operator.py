@@ -40,7 +40,7 @@ async def test_dispatch_rule_and_worker_fleet(stack: Stack, livekit: LiveKitClie
     (rule,) = await livekit.list_dispatch_rules([status["dispatchRuleID"]])
     trunk_id = kube.get("SipTrunk", "carrier")["status"]["inboundTrunkID"]
     assert list(rule.trunk_ids) == [trunk_id] and list(rule.numbers) == [NUMBER]
-    assert rule.room_config.agents[0].agent_name == f"{kube.namespace}-desk"
+    assert rule.room_config.agents[0].agent_name == f"{kube.namespace}/desk"
 
     # The warm pool: one idle worker with no calls, admitted under PSA "restricted".
     assert stack.replicas("desk") == 1
@@ -50,7 +50,7 @@ async def test_dispatch_rule_and_worker_fleet(stack: Stack, livekit: LiveKitClie
     assert dep.metadata.owner_references[0].kind == "VoiceAgent"
     assert dep.spec.template.spec.termination_grace_period_seconds >= 3600
     cm = kube.core.read_namespaced_config_map("desk-agent-config", kube.namespace)
-    assert json.loads(cm.data["agent-config.json"])["agentName"] == f"{kube.namespace}-desk"
+    assert json.loads(cm.data["agent-config.json"])["agentName"] == f"{kube.namespace}/desk"
 
 
 async def test_scale_up_and_down_keeps_busy_workers(stack: Stack) -> None:
