@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from pydantic import ValidationError
 from switchboard.voiceagent.reports import ReportResult, make_app, report_token
 from switchboard.web import serve
-from switchboard_agent.report import Reporter
+from switchboard_agent.report import Reporter, local_worker_name
 from switchboard_contract import AgentConfig
 from switchboard_contract.report import REPORT_PATH, WorkerReport
 
@@ -93,3 +94,53 @@ def test_from_env_needs_a_url() -> None:
         },
     )
     assert r is not None and r.pod == "desk-worker-abc"
+
+
+def test_report_fields_are_bounded() -> None:
+    """Before: every one of these was a valid report (activeCalls=3e7 then made the operator
+    build a 30-million-entry list, 10**30 an OverflowError and a 500). DID NOT RAISE."""
+    valid = {"namespace": "tel", "voiceAgent": "desk", "pod": "p", "activeCalls": 0, "capacity": 1}
+    hostile = [
+        {"activeCalls": 30_000_000},
+        {"activeCalls": 10**30},
+        {"activeCalls": 3e7},
+        {"activeCalls": -1},
+        {"capacity": 0},
+        {"capacity": 1001},
+        {"seq": 2**63},
+        {"seq": -1},
+        {"epoch": 2**63},
+        {"pod": "Desk_Worker"},
+        {"pod": "a" * 254},
+        {"pod": "-p"},
+        {"pod": "p\u00e9"},
+        {"namespace": "a.b"},
+        {"namespace": "a" * 64},
+        {"voiceAgent": "a/b"},
+        {"voiceAgent": ""},
+    ]
+    for change in hostile:
+        with pytest.raises(ValidationError):
+            WorkerReport.model_validate({**valid, **change})
+    edge = {"activeCalls": 1000, "capacity": 1000, "seq": 2**63 - 1, "pod": "a." + "b" * 251}
+    assert WorkerReport.model_validate({**valid, **edge}).active_calls == 1000
+
+
+def test_each_reporter_process_has_its_own_epoch() -> None:
+    """A restarted container's seq starts again at 1; its epoch says it is a new process.
+    Before: AttributeError, no epoch (and the operator dropped seq 1 as older than seq 500)."""
+    first = Reporter("http://op/v1/reports", "t", CONFIG, "p", lambda: 0, lambda: False)
+    again = Reporter("http://op/v1/reports", "t", CONFIG, "p", lambda: 0, lambda: False)
+    reports = [first.report(), first.report()]
+    assert [r.seq for r in reports] == [1, 2]
+    assert reports[0].epoch == reports[1].epoch == first.epoch != 0
+    assert again.report().epoch != first.epoch
+
+
+def test_a_worker_outside_a_pod_names_itself_validly() -> None:
+    """The fallback name (host name + pid) must pass the contract's DNS-1123 bound."""
+    name = local_worker_name("Dev_Laptop.LOCAL", 4242)
+    assert name == "dev-laptop.local-4242"
+    WorkerReport(namespace="tel", voice_agent="desk", pod=name, active_calls=0, capacity=1)
+    assert local_worker_name("x" * 300, 7).endswith("-7")
+    assert len(local_worker_name("x" * 300, 7)) <= 253
