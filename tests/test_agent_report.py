@@ -104,6 +104,9 @@ def test_report_fields_are_bounded() -> None:
         {"activeCalls": 30_000_000},
         {"activeCalls": 10**30},
         {"activeCalls": 3e7},
+        {"activeCalls": "3"},  # strict: a worker sends exact JSON types
+        {"activeCalls": True},
+        {"draining": "yes"},
         {"activeCalls": -1},
         {"capacity": 0},
         {"capacity": 1001},

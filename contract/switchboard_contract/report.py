@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from switchboard_contract.base import Frozen
 from switchboard_contract.config import DNS_LABEL_PATTERN
@@ -36,6 +36,10 @@ DnsSubdomain = Annotated[str, StringConstraints(max_length=253, pattern=DNS_SUBD
 
 class WorkerReport(Frozen):
     """One worker's state; the latest report per pod wins."""
+
+    # No coercion ("3" or 3e7 for a count, "yes" for a flag): a worker sends exact JSON
+    # types, so anything else is a bug or an attack, and is refused rather than guessed at.
+    model_config = ConfigDict(strict=True)
 
     namespace: DnsLabel = Field(description="VoiceAgent namespace")
     voice_agent: DnsSubdomain = Field(description="VoiceAgent name")
