@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 from pydantic import ValidationError
-from switchboard.voiceagent.reports import ReportResult, make_app, report_token
+from switchboard.voiceagent.reports import ReportResult, Target, make_app, report_token
 from switchboard.web import serve
 from switchboard_agent.report import Reporter, local_worker_name
 from switchboard_contract import AgentConfig
@@ -17,6 +17,13 @@ from devstack.procs import free_port
 pytestmark = pytest.mark.unit
 
 KEY = b"k" * 32
+UID = "6f1c2a4e-0000-4000-8000-000000000001"
+
+
+def lookup(namespace: str, name: str) -> Target:
+    return Target(UID, workers=1)
+
+
 CONFIG = AgentConfig.model_validate(
     {
         "agentName": "tel-desk",
@@ -42,11 +49,11 @@ async def test_reporter_posts_every_change_with_its_token() -> None:
         return "accepted"
 
     port = free_port()
-    runner = await serve(make_app(KEY, on_report), "127.0.0.1", port, "reports")
+    runner = await serve(make_app(KEY, lookup, on_report), "127.0.0.1", port, "reports")
     active = [0]
     reporter = Reporter(
         f"http://127.0.0.1:{port}{REPORT_PATH}",
-        report_token(KEY, "tel", "desk"),
+        report_token(KEY, "tel", "desk", UID),
         CONFIG,
         "pod-1",
         lambda: active[0],
@@ -72,7 +79,7 @@ async def test_wrong_token_is_refused() -> None:
         raise AssertionError("must not be called")
 
     port = free_port()
-    runner = await serve(make_app(KEY, on_report), "127.0.0.1", port, "reports")
+    runner = await serve(make_app(KEY, lookup, on_report), "127.0.0.1", port, "reports")
     reporter = Reporter(
         f"http://127.0.0.1:{port}{REPORT_PATH}", "forged", CONFIG, "p", lambda: 0, lambda: False
     )

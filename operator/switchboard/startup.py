@@ -69,6 +69,7 @@ async def configure(
         return
     app = reports.make_app(
         key,
+        functools.partial(voiceagent_handlers.report_target, fleets),
         functools.partial(voiceagent_handlers.on_report, fleets),
         on_result=lambda result: state.metrics.reports.labels(result).inc(),
     )
