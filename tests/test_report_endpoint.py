@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import tracemalloc
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 from switchboard import kube
 from switchboard.api.voiceagent import VoiceAgentSpec
@@ -20,11 +20,19 @@ from switchboard.state import OperatorState
 from switchboard.voiceagent import handlers
 from switchboard.voiceagent.builders import agent_config
 from switchboard.voiceagent.fleet import AgentFleet, Fleets, PodInfo
-from switchboard.voiceagent.reports import Outcome, RateLimiter, make_app, report_token
+from switchboard.voiceagent.reports import (
+    LINGER_S,
+    Outcome,
+    RateLimiter,
+    make_app,
+    report_token,
+)
+from switchboard.web import serve
 from switchboard_agent.report import Reporter
 from switchboard_contract import AgentConfig
 from switchboard_contract.report import ENV_REPORT_TOKEN, REPORT_PATH
 
+from devstack.procs import free_port
 from tests.support.voiceagent_stack import agent
 
 pytestmark = pytest.mark.unit
@@ -57,7 +65,9 @@ def bearer(uid: str = UID) -> bytes:
 class Endpoint:
     """The operator's real report app on a loopback port, spoken to as raw HTTP bytes."""
 
-    def __init__(self, fleets: Fleets, limiter: RateLimiter | None = None) -> None:
+    def __init__(
+        self, fleets: Fleets, limiter: RateLimiter | None = None, body_timeout_s: float = 5.0
+    ) -> None:
         self.fleets = fleets
         self.results: list[Outcome] = []
         app = make_app(
@@ -66,37 +76,43 @@ class Endpoint:
             functools.partial(handlers.on_report, fleets),
             on_result=self.results.append,
             limiter=limiter,
+            body_timeout_s=body_timeout_s,
         )
-        self.server = TestServer(app, host="127.0.0.1")
+        self.app, self.port = app, free_port()
 
     async def __aenter__(self) -> Endpoint:
-        await self.server.start_server()
+        # served as the operator serves it
+        self.runner = await serve(self.app, "127.0.0.1", self.port, "reports", LINGER_S)
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        await self.server.close()
+        await self.runner.cleanup()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.port}{REPORT_PATH}"
+        return f"http://127.0.0.1:{self.port}{REPORT_PATH}"
 
     async def post(
-        self, data: bytes, auth: list[bytes] | None = None, extra: bytes = b""
+        self, data: bytes, auth: list[bytes] | None = None, extra: bytes = b"", later: bytes = b""
     ) -> Response:
         auth = [bearer()] if auth is None else auth
         head = b"POST " + REPORT_PATH.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         head += b"Connection: close\r\n"
         head += b"".join(b"Authorization: " + a + b"\r\n" for a in auth) + extra
-        if b"chunked" not in extra:
+        if b"chunked" not in extra and b"Content-Length" not in extra:
             head += b"Content-Length: %d\r\n" % len(data)
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.server.port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
         writer.write(head + b"\r\n" + data)
         await writer.drain()
-        raw = await reader.read()
-        writer.close()
-        top, _, payload = raw.partition(b"\r\n\r\n")
-        status_line, *lines = top.decode("latin-1").split("\r\n")
+        if later:  # after the handler has started reading
+            await asyncio.sleep(0.05)
+            writer.write(later)
+        # By Content-Length, not EOF: after an early answer aiohttp may linger on the socket.
+        top = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)  # a hang guard
+        status_line, *lines = top.decode("latin-1").strip().split("\r\n")
         headers = dict(line.split(": ", 1) for line in lines)
+        payload = await reader.readexactly(int(headers.get("Content-Length", "0")))
+        writer.close()
         return int(status_line.split()[1]), headers, payload
 
 
@@ -200,6 +216,31 @@ async def test_oversize_and_encoded_bodies_are_refused_unread() -> None:
         gzip = await ep.post(body(), extra=b"Content-Encoding: gzip\r\n")
         assert refusal(gzip, 400) == "Content-Encoding: not accepted"
     assert ep.results == ["invalid"] * 3
+
+
+async def test_broken_framing_is_refused_without_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """HTTP aiohttp itself cannot parse: 400, and one log line naming the error, not a
+    traceback per request (a flood of them would bury the operator's log); a body that never
+    completes: 408. Before: an ERROR with a 3-exception traceback for each undecodable gzip
+    body or broken chunk, and a stalled body held its handler (and connection) forever."""
+    async with Endpoint(served(), body_timeout_s=0.2) as ep:
+        gzip = b"Content-Encoding: gzip\r\n"
+        assert (await ep.post(b"\x1f\x8b" + bytes(40), extra=gzip))[0] == 400
+        chunked = b"Transfer-Encoding: chunked\r\n"
+        assert (await ep.post(b"zz\r\nabc\r\n", extra=chunked))[0] == 400
+        # Broken after the headers: aiohttp reports it only after the handler, which gives up
+        # on the body as it would on a client that stalls (slowloris), so neither holds on.
+        broken_late = await ep.post(b"1\r\n{\r\n", extra=chunked, later=b"zz\r\n\r\n")
+        assert refusal(broken_late, 408) == "body: incomplete"
+        stalled = await ep.post(b"{", extra=b"Content-Length: 300\r\n")
+        assert refusal(stalled, 408) == "body: incomplete"
+    # the gzip body and the chunk broken before the handler ran never reached the app
+    assert ep.results == ["invalid", "invalid", "invalid"]
+    records = [r for r in caplog.records if r.name.startswith("switchboard.web")]
+    assert records and not any(r.exc_info or r.levelno >= logging.WARNING for r in records)
+    assert all("zz" not in r.getMessage() for r in records)
 
 
 async def test_a_restarted_worker_is_counted_busy_at_once() -> None:

@@ -74,7 +74,9 @@ async def configure(
         on_result=lambda result: state.metrics.reports.labels(result).inc(),
     )
     memo.runners.append(
-        await web.serve(app, config.report_host, config.report_port, "worker reports")
+        await web.serve(
+            app, config.report_host, config.report_port, "worker reports", reports.LINGER_S
+        )
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import math
@@ -13,6 +14,7 @@ from typing import Literal
 
 from aiohttp import hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from pydantic import ValidationError
 from switchboard_contract.report import REPORT_PATH, WorkerReport
 
@@ -26,6 +28,12 @@ OnResult = Callable[[Outcome], None]
 
 # A report is ~300 bytes even with 253-char names; anything near this is not a worker's.
 MAX_BODY = 4096
+# A worker sends its body with its headers (its own timeout is 2 s): a body still not
+# complete after this is a stalled or hostile client holding a connection open.
+BODY_TIMEOUT_S = 5.0
+# After an early answer, read what a worker could still be sending, not 10 s of a stalled
+# or hostile client's body (see switchboard.web.serve).
+LINGER_S = 1.0
 # RFC 6750 b64token, at most a few times the 64 hex chars of a real token.
 _BEARER = re.compile(r"Bearer ([A-Za-z0-9._~+/-]{1,256}=*)", re.IGNORECASE)
 _KNOWN_FIELDS = frozenset(f.alias or n for n, f in WorkerReport.model_fields.items())
@@ -122,6 +130,7 @@ def make_app(
     on_report: OnReport,
     on_result: OnResult = _ignore,
     limiter: RateLimiter | None = None,
+    body_timeout_s: float = BODY_TIMEOUT_S,
 ) -> web.Application:
     """The endpoint. Every refusal is a 4xx/503 with a short reason (never the input).
 
@@ -145,12 +154,18 @@ def make_app(
             on_result("invalid")
             return _error(400, "Authorization: malformed")
         try:
-            body = await request.read()
+            async with asyncio.timeout(body_timeout_s):
+                body = await request.read()
+        except TimeoutError:
+            on_result(
+                "invalid"
+            )  # also a chunk aiohttp found broken mid-body: it only says so later
+            return _error(408, "body: incomplete")
         except web.HTTPRequestEntityTooLarge:
             on_result("invalid")
             return _error(413, "body: too large")
-        except HttpProcessingError:
-            on_result("invalid")  # e.g. broken chunked encoding
+        except (HttpProcessingError, RequestPayloadError):
+            on_result("invalid")  # e.g. chunked encoding broken after the headers
             return _error(400, "body: malformed")
         try:
             report = WorkerReport.model_validate_json(body)
