@@ -81,9 +81,10 @@ class Reporter(threading.Thread):
             namespace=self.config.voice_agent.namespace,
             voice_agent=self.config.voice_agent.name,
             pod=self.pod,
-            active_calls=self.active(),
+            # exact types: the contract is strict, and a truthy 1 is not a flag
+            active_calls=int(self.active()),
             capacity=self.config.calls_per_worker,
-            draining=self.draining(),
+            draining=bool(self.draining()),
             seq=self.seq,
             epoch=self.epoch,
         )
