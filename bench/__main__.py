@@ -12,6 +12,7 @@ BENCHMARKS = {
     "agent": "bench.agent_bench",
     "sip": "bench.sip_bench",
     "scaling": "bench.scaling",
+    "reports": "bench.reports_bench",
 }
 
 

@@ -83,7 +83,8 @@ def run(iterations: int, workdir: Path) -> dict[str, Any]:
 
         threading.Thread(target=watch_replicas, daemon=True).start()
         key = stack.report_key.encode()
-        token = report_token(key, "bench", "a")
+        va = custom.get_namespaced_custom_object(GROUP, VERSION, "bench", "voiceagents", "a")
+        token = report_token(key, "bench", "a", va["metadata"]["uid"])
         post_s: list[float] = []
         watch_s: list[float] = []
         for i in range(iterations):

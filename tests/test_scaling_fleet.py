@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 from switchboard.scaling import ScalingParams, decide
 from switchboard.voiceagent.fleet import (
@@ -123,3 +125,38 @@ async def test_only_an_owned_fleet_takes_reports() -> None:
     served.release()  # kopf paused us
     assert await result("va") == "standby"
     assert not served.reports and not other.reports  # nothing recorded from a stale view
+
+
+def test_a_restarted_worker_counts_at_once() -> None:
+    """A container restart starts seq again at 1 with a new epoch; the report counts now.
+    Before: seq 1 < 500 was dropped until seq caught up, so the busy worker looked idle
+    (scale-down's first choice): ValidationError, no epoch field, or busy == 0."""
+    fleet = AgentFleet(("ns", "va"))
+    fleet.observe_pod(PodInfo("p1", True, False, None))
+    assert fleet.accept(report("p1", 0, 500, epoch=111), now=1.0)
+    assert fleet.accept(report("p1", 1, 1, epoch=222), now=2.0)
+    (worker,) = fleet.workers(now=2.5)
+    assert worker.active_calls == 1 and worker.idle_since is None
+    assert list(fleet.starts) == [2.0]  # the new process's call is a new call
+    # Within the new epoch seq orders again: a reordered POST is still dropped.
+    assert not fleet.accept(report("p1", 0, 0, epoch=222), now=3.0)
+    assert fleet.reports["p1"][0].active_calls == 1
+
+
+def test_accept_allocates_nothing_in_proportion_to_the_count() -> None:
+    """Even a report that skipped validation cannot make `accept` allocate per call.
+    Before: 10**7 built a 10-million-entry list (~80 MB peak), 10**30 raised OverflowError."""
+    fleet = AgentFleet(("ns", "va"))
+    fields = {"namespace": "ns", "voice_agent": "va", "capacity": 1, "draining": False}
+    tracemalloc.start()
+    try:
+        for i, count in enumerate((10**7, 10**30)):
+            unchecked = WorkerReport.model_construct(
+                pod=f"p{i}", active_calls=count, seq=1, epoch=1, registered=True, **fields
+            )
+            assert fleet.accept(unchecked, now=1.0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000, f"peak {peak} bytes"
+    assert len(fleet.starts) == fleet.starts.maxlen

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
+from typing import get_args
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from switchboard.config import OperatorConfig
 from switchboard.livekit.client import LiveKitEndpoint
-from switchboard.metrics import make_app
+from switchboard.metrics import REPORT_RESULTS, make_app
 from switchboard.startup import build_state
 from switchboard.state import OperatorState
-from switchboard.voiceagent.reports import ReportResult, report_token
+from switchboard.voiceagent.reports import (
+    Outcome,
+    RateLimiter,
+    ReportResult,
+    Target,
+    Unserved,
+    report_token,
+)
 from switchboard.voiceagent.reports import make_app as make_report_app
 from switchboard.web import serve
 from switchboard_contract.report import WorkerReport
@@ -23,6 +31,7 @@ from tests.support.voiceagent_stack import post_report
 pytestmark = pytest.mark.unit
 
 KEY = b"k" * 32
+UID = "6f1c2a4e-0000-4000-8000-000000000001"
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -67,15 +76,23 @@ def test_state_is_read_at_scrape_time() -> None:
 
 async def test_report_results_are_counted_and_served() -> None:
     state = OperatorState(OperatorConfig())
+    frozen = RateLimiter(clock=lambda: 0.0)  # no refill: the burst is all "busy" gets
+
+    def lookup(namespace: str, name: str) -> Target | Unserved:
+        return {"gone": "unknown", "paused": "standby"}.get(name, Target(UID, 0))  # type: ignore[return-value]
 
     async def on_report(report: WorkerReport, received: float) -> ReportResult:
-        return {"desk": "accepted", "paused": "standby"}.get(report.voice_agent, "unknown")  # type: ignore[return-value]
+        return "stale" if report.voice_agent == "old" else "accepted"
 
     report_port, metrics_port = free_port(), free_port()
     runners = [
         await serve(
             make_report_app(
-                KEY, on_report, on_result=lambda r: state.metrics.reports.labels(r).inc()
+                KEY,
+                lookup,
+                on_report,
+                on_result=lambda r: state.metrics.reports.labels(r).inc(),
+                limiter=frozen,
             ),
             "127.0.0.1",
             report_port,
@@ -94,17 +111,20 @@ async def test_report_results_are_counted_and_served() -> None:
                 .encode()
             )
 
-        token, gone = report_token(KEY, "tel", "desk"), report_token(KEY, "tel", "gone")
+        def token(va: str) -> str:
+            return report_token(KEY, "tel", va, UID)
+
+        frozen.buckets["tel", "busy"] = (0.0, 0.0)  # its budget is spent
         codes = await asyncio.gather(
-            asyncio.to_thread(post_report, report_port, report("desk"), token),
+            asyncio.to_thread(post_report, report_port, report("desk"), token("desk")),
+            asyncio.to_thread(post_report, report_port, report("old"), token("old")),
             asyncio.to_thread(post_report, report_port, report("desk"), "forged"),
-            asyncio.to_thread(post_report, report_port, report("gone"), gone),
-            asyncio.to_thread(post_report, report_port, b"{}", token),
-            asyncio.to_thread(
-                post_report, report_port, report("paused"), report_token(KEY, "tel", "paused")
-            ),
+            asyncio.to_thread(post_report, report_port, report("gone"), token("gone")),
+            asyncio.to_thread(post_report, report_port, b"{}", token("desk")),
+            asyncio.to_thread(post_report, report_port, report("busy"), token("busy")),
+            asyncio.to_thread(post_report, report_port, report("paused"), token("paused")),
         )
-        assert codes == [200, 401, 404, 400, 503]
+        assert codes == [200, 409, 401, 401, 400, 429, 503]
 
         def scrape() -> tuple[str, str]:
             url = f"http://127.0.0.1:{metrics_port}/metrics"
@@ -117,8 +137,14 @@ async def test_report_results_are_counted_and_served() -> None:
             await runner.cleanup()
     assert content_type.startswith("text/plain")
     got = samples(text)
-    for result in ("accepted", "unauthorized", "unknown", "invalid", "standby"):
-        assert got[("switchboard_worker_reports_total", (("result", result),))] == 1
+    for result in REPORT_RESULTS:
+        assert got[("switchboard_worker_reports_total", (("result", result),))] == 1, result
+
+
+def test_every_report_outcome_is_a_metric_label() -> None:
+    """The endpoint's outcomes and the label set pre-created at zero are the same set."""
+    assert set(get_args(Outcome)) == set(REPORT_RESULTS)
+    assert len(REPORT_RESULTS) == len(set(REPORT_RESULTS))
 
 
 def test_metrics_listen_from_env() -> None:

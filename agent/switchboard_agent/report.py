@@ -4,24 +4,34 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import secrets
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 
+from pydantic import ValidationError
 from switchboard_contract import AgentConfig
 from switchboard_contract.report import (
     ENV_POD_NAME,
     ENV_REPORT_TOKEN,
     ENV_REPORT_URL,
     REPORT_HEARTBEAT_S,
+    SEQ_LIMIT,
     WorkerReport,
 )
 
 logger = logging.getLogger("switchboard.agent.report")
 
 POLL_S = 0.1  # local, cheap: how fast a call start/end reaches the operator
+
+
+def local_worker_name(nodename: str, pid: int) -> str:
+    """A DNS-1123 name for a worker outside a pod (the report's `pod`), e.g. a laptop's."""
+    raw = re.sub(r"[^a-z0-9.-]+", "-", f"{nodename}-{pid}".lower())
+    return raw[-253:].strip("-.") or f"worker-{pid}"
 
 
 class Reporter(threading.Thread):
@@ -44,6 +54,9 @@ class Reporter(threading.Thread):
         self.url, self.token, self.config, self.pod = url, token, config, pod
         self.active, self.draining = active, draining
         self.seq = 0
+        # Names this reporter's seq counter: a restarted container gets a new one, so the
+        # operator takes its seq 1 at once instead of dropping it as older than seq 500.
+        self.epoch = 1 + secrets.randbelow(SEQ_LIMIT - 1)  # 0 means "no epoch"
         self.sent = 0
         self._stop = threading.Event()
 
@@ -59,7 +72,7 @@ class Reporter(threading.Thread):
         url = env.get(ENV_REPORT_URL)
         if not url:
             return None
-        pod = env.get(ENV_POD_NAME) or f"{os.uname().nodename}-{os.getpid()}"
+        pod = env.get(ENV_POD_NAME) or local_worker_name(os.uname().nodename, os.getpid())
         return cls(url, env.get(ENV_REPORT_TOKEN, ""), config, pod, active, draining)
 
     def report(self) -> WorkerReport:
@@ -68,10 +81,12 @@ class Reporter(threading.Thread):
             namespace=self.config.voice_agent.namespace,
             voice_agent=self.config.voice_agent.name,
             pod=self.pod,
-            active_calls=self.active(),
+            # exact types: the contract is strict, and a truthy 1 is not a flag
+            active_calls=int(self.active()),
             capacity=self.config.calls_per_worker,
-            draining=self.draining(),
+            draining=bool(self.draining()),
             seq=self.seq,
+            epoch=self.epoch,
         )
 
     def send(self, report: WorkerReport) -> bool:
@@ -103,10 +118,17 @@ class Reporter(threading.Thread):
         while not self._stop.is_set():
             state = (self.active(), self.draining())
             now = time.monotonic()
-            if (state != last or now - last_sent >= REPORT_HEARTBEAT_S) and self.send(
-                self.report()
-            ):
-                last, last_sent = state, now
+            if state != last or now - last_sent >= REPORT_HEARTBEAT_S:
+                try:
+                    report = self.report()
+                except ValidationError as err:
+                    # Outside the contract's bounds (e.g. a pod name it refuses): the operator
+                    # would refuse it too. Say so on each change or heartbeat; the thread lives on.
+                    logger.error("cannot report to the operator: %s", err)
+                    last, last_sent = state, now
+                else:
+                    if self.send(report):
+                        last, last_sent = state, now
             self._stop.wait(POLL_S)
 
     def stop(self) -> None:

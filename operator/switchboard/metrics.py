@@ -22,7 +22,15 @@ METRICS_PATH = "/metrics"
 # buckets are dense below 1 s and only coarse above.
 DECISION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
 WORKER_STATES = ("desired", "ready", "idle", "busy")
-REPORT_RESULTS = ("accepted", "invalid", "unauthorized", "unknown", "standby")
+REPORT_RESULTS = (
+    "accepted",
+    "stale",
+    "invalid",
+    "unauthorized",
+    "limited",
+    "unknown",
+    "standby",
+)
 
 
 class StateCollector:

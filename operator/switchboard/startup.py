@@ -75,11 +75,14 @@ async def configure(
         return
     app = reports.make_app(
         key,
+        functools.partial(voiceagent_handlers.report_target, fleets),
         functools.partial(voiceagent_handlers.on_report, fleets),
         on_result=lambda result: state.metrics.reports.labels(result).inc(),
     )
     memo.runners.append(
-        await web.serve(app, config.report_host, config.report_port, "worker reports")
+        await web.serve(
+            app, config.report_host, config.report_port, "worker reports", reports.LINGER_S
+        )
     )
 
 

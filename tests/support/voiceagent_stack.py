@@ -101,6 +101,13 @@ class Stack:
         self.key = TEST_REPORT_KEY.encode()
         self.seq = 0
         self.sent: dict[tuple[str, str], tuple[int, float]] = {}  # last report, when sent
+        self.uids: dict[str, str] = {}  # tokens are bound to the VoiceAgent's UID
+
+    def token(self, va: str) -> str:
+        """The report token the operator renders into the VoiceAgent's worker Secret."""
+        if va not in self.uids:
+            self.uids[va] = self.kube.get("VoiceAgent", va)["metadata"]["uid"]
+        return report_token(self.key, self.kube.namespace, va, self.uids[va])
 
     def report(self, va: str, pod: str, active: int) -> int:
         self.sent[va, pod] = (active, time.monotonic())
@@ -113,8 +120,7 @@ class Stack:
             capacity=1,
             seq=self.seq,
         )
-        token = report_token(self.key, self.kube.namespace, va)
-        return post_report(self.port, body.model_dump_json().encode(), token)
+        return post_report(self.port, body.model_dump_json().encode(), self.token(va))
 
     def heartbeat(self) -> None:
         """Re-send each pod's last report once it is a heartbeat old, as a worker does."""

@@ -6,6 +6,7 @@ Reports are the event-driven call signal: each one may change the desired worker
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -96,12 +97,19 @@ class AgentFleet:
         task.add_done_callback(self.tasks.discard)
 
     def accept(self, report: WorkerReport, now: float) -> bool:
-        """Record a report; False when it is older than what we have (reordered POSTs)."""
+        """Record a report; False when it is older than what we have (reordered POSTs).
+
+        seq orders reports within one epoch (one reporting process) only: a restarted
+        container starts a new epoch at seq 1, and its report is the news, not a relic."""
         previous = self.reports.get(report.pod)
-        if previous is not None and report.seq < previous[0].seq:
+        same_process = previous is not None and previous[0].epoch == report.epoch
+        if previous is not None and same_process and report.seq < previous[0].seq:
             return False
-        before = previous[0].active_calls if previous is not None else 0
-        self.starts.extend([now] * max(0, report.active_calls - before))
+        # A new process's calls are all new: the old process's ended with it.
+        before = previous[0].active_calls if previous is not None and same_process else 0
+        # At most a deque's worth, whatever the count says: memory never follows the input.
+        started = min(max(0, report.active_calls - before), self.starts.maxlen or 0)
+        self.starts.extend(itertools.repeat(now, started))
         while self.starts and self.starts[0] < now - STARTS_WINDOW_S:
             self.starts.popleft()
         self.reports[report.pod] = (report, now)
@@ -207,6 +215,16 @@ class Fleets:
         self.locks.forget(("fleet", namespace, name))
         if fleet is not None and fleet.recheck is not None:
             fleet.recheck.cancel()
+
+    def uid(self, namespace: str, name: str) -> str | None:
+        """The UID of the VoiceAgent as last seen here; None before its handler ran."""
+        fleet = self.by_key.get((namespace, name))
+        uid = (fleet.ref.get("metadata") or {}).get("uid") if fleet is not None else None
+        return uid if isinstance(uid, str) and uid else None
+
+    def serving(self) -> bool:
+        """Whether this replica serves any VoiceAgent (False: a paused or fresh replica)."""
+        return any(f.owned for f in self.by_key.values())
 
     def statuses(self) -> list[tuple[FleetKey, dict[str, Any] | None]]:
         """Each VoiceAgent's last written status, for the metrics collector."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -40,7 +41,7 @@ from switchboard.voiceagent.claims import (
 )
 from switchboard.voiceagent.fleet import AgentFleet, Fleets, pod_info
 from switchboard.voiceagent.reconcile import dispatch_ops, sync_rule
-from switchboard.voiceagent.reports import ReportResult, report_token
+from switchboard.voiceagent.reports import ReportResult, Target, Unserved, report_token
 from switchboard.voiceagent.scaler import rescale
 from switchboard.voiceagent.status import SpecOutcome
 
@@ -49,14 +50,20 @@ RESOURCE = (GROUP, VERSION, PLURAL)
 WORKER_LABELS = {"app.kubernetes.io/component": WORKER_COMPONENT}
 
 
-def _fleet(fleets: Fleets, body: kopf.Body) -> AgentFleet:
-    meta = body["metadata"]
-    fleet = fleets.get(meta["namespace"], meta["name"])
+def _remember(fleet: AgentFleet, meta: Mapping[str, Any]) -> None:
+    """The VoiceAgent's identity: events name it, and report tokens are checked against its
+    UID, so the newest UID seen (a re-created VoiceAgent's) must be here before any report."""
     fleet.ref = {
         "apiVersion": API_VERSION,
         "kind": "VoiceAgent",
         "metadata": {k: meta[k] for k in ("name", "namespace", "uid")},
     }
+
+
+def _fleet(fleets: Fleets, body: kopf.Body) -> AgentFleet:
+    meta = body["metadata"]
+    fleet = fleets.get(meta["namespace"], meta["name"])
+    _remember(fleet, meta)
     if fleet.last_status is None:
         fleet.last_status = dict(body.get("status") or {})  # resume: diff against what is stored
     return fleet
@@ -189,7 +196,7 @@ async def _apply_workload(
     namespace, name = fleet.key
     cfg = state.config
     try:
-        token = report_token(cfg.report_hmac_key(), namespace, name)
+        token = report_token(cfg.report_hmac_key(), namespace, name, body["metadata"]["uid"])
     except ValueError:
         token = ""  # reports disabled (logged at startup); workers still take calls
     secret = workload.worker_secret(
@@ -269,6 +276,7 @@ async def voiceagent_owner(
     pauses the operator, so a standby never scales from its stale view; it acts again
     (after a fresh settling window) once kopf resumes it and restarts this daemon."""
     fleet = memo.fleets.get(meta["namespace"], name)
+    _remember(fleet, meta)  # the daemon may start before the spec handler: reports need it
     fleet.own(time.monotonic())
     try:
         await rescale(fleet)  # decisions skipped before ownership happen now
@@ -348,14 +356,22 @@ async def worker_deployment_changed(
     fleet.observe_replicas(None if deleted else int((body.get("spec") or {}).get("replicas") or 0))
 
 
+def report_target(fleets: Fleets, namespace: str, name: str) -> Target | Unserved:
+    """What the report endpoint checks a report's token against (see reports.make_app)."""
+    uid = fleets.uid(namespace, name)
+    if uid is None:
+        # Serving nothing at all means a paused (or just started) peering replica: the worker
+        # retries at once, and the Service may pick the active replica.
+        return "unknown" if fleets.serving() else "standby"
+    return Target(uid, len(fleets.by_key[namespace, name].pods))
+
+
 async def on_report(fleets: Fleets, report: WorkerReport, received: float) -> ReportResult:
     """A worker's call count changed: decide within this request, not on a poll."""
     fleet = fleets.by_key.get((report.namespace, report.voice_agent))
     if fleet is None or not fleet.owned:
-        # Serving nothing at all means a paused (or just started) peering replica: the worker
-        # retries at once, and the Service may pick the active replica.
-        serving = any(f.owned for f in fleets.by_key.values())
-        return "unknown" if serving else "standby"
-    fleet.accept(report, time.monotonic())
+        return "unknown" if fleets.serving() else "standby"
+    if not fleet.accept(report, time.monotonic()):
+        return "stale"  # nothing changed: no decision to make
     await rescale(fleet, fleets.decisions, received)
     return "accepted"
