@@ -343,7 +343,7 @@ async def test_the_worker_secret_carries_a_token_bound_to_the_uid(
     async def replicas(namespace: str, name: str) -> int:
         return 1
 
-    monkeypatch.setattr(kube, "apply", apply)
+    monkeypatch.setattr(kube, "apply_owned", apply)
     monkeypatch.setattr(kube, "deployment_replicas", replicas)
     state = OperatorState(OperatorConfig(report_key=SecretStr(KEY.decode())))
     spec = VoiceAgentSpec.model_validate(agent()["spec"])
