@@ -16,6 +16,7 @@ from tests.support.agent_livekit import (
     call,
 )
 from tests.support.agent_otlp import OtlpReceiver, ReceivedSpan
+from tests.support.agent_worker import TEST_PII_HASH_KEY
 
 pytestmark = pytest.mark.livekit
 
@@ -90,7 +91,7 @@ async def test_one_trace_per_call(
     assert attrs["switchboard.agent_name"] == name
     assert attrs["sip.callID"] == SIP_ATTRS["sip.callID"]
     assert attrs["sip.trunkID"] == SIP_ATTRS["sip.trunkID"]
-    assert attrs["switchboard.caller.number_hash"] == hash_value(NUMBER, livekit_server.api_secret)
+    assert attrs["switchboard.caller.number_hash"] == hash_value(NUMBER, TEST_PII_HASH_KEY)
     assert "sip.phoneNumber" not in attrs
 
     by_id = {s.span_id: s for s in otlp.spans}
@@ -133,5 +134,5 @@ async def test_raw_number_only_without_redaction(
     [root] = await _root(otlp)
     assert root.attributes["sip.phoneNumber"] == NUMBER
     assert root.attributes["switchboard.caller.number_hash"] == hash_value(
-        NUMBER, livekit_server.api_secret
+        NUMBER, TEST_PII_HASH_KEY
     )

@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from switchboard_contract.env import ENV_PII_HASH_KEY
+
 from devstack.procs import Process, free_port, poll
+
+# The caller-hash key a test worker gets (the operator hands each namespace its own).
+TEST_PII_HASH_KEY = "test-pii-hash-key"
 
 
 @dataclass
@@ -41,6 +46,7 @@ class AgentWorker:
             "LIVEKIT_URL": self.url,
             "LIVEKIT_API_KEY": self.api_key,
             "LIVEKIT_API_SECRET": self.api_secret,
+            ENV_PII_HASH_KEY: TEST_PII_HASH_KEY,  # as the operator's worker Secret carries
             "SWITCHBOARD_HTTP_HOST": "127.0.0.1",
             "SWITCHBOARD_HTTP_PORT": str(self.http_port),
             "SWITCHBOARD_PROMETHEUS_PORT": str(self.prometheus_port),
