@@ -14,8 +14,8 @@ from switchboard.livekit.client import LiveKitEndpoint
 
 from devstack import kube as devkube
 from devstack import tools
-from devstack.tools import REPO
 from tests.support.binaries import require_binary
+from tests.support.chart import install_as_operator
 from tests.support.kube import Kube, wait_for
 
 pytestmark = [pytest.mark.k8s, pytest.mark.usefixtures("kube_crds")]
@@ -30,27 +30,8 @@ def operator_account(
     """A cluster-mode install (RBAC and the policy); a kubeconfig of its ServiceAccount."""
     require_binary(tools.helm(), "helm")
     release = f"sb-vap-{uuid.uuid4().hex[:5]}"
-    lk = livekit_endpoint
-    devkube.helm(
-        kube.kubeconfig,
-        "install",
-        release,
-        str(REPO / "charts" / "switchboard"),
-        "-n",
-        kube.namespace,
-        "--set",
-        "peering.enabled=false",
-        "--set",
-        f"livekit.url={lk.url}",
-        "--set",
-        f"livekit.apiKey={lk.api_key}",
-        "--set",
-        f"livekit.apiSecret={lk.api_secret}",
-    )
     try:
-        sa = f"{release}-switchboard-operator"
-        token = devkube.kubectl(kube.kubeconfig, "create", "token", sa, "-n", kube.namespace)
-        yield devkube.token_kubeconfig(kube.kubeconfig, token.strip(), tmp_path / "sa.kubeconfig")
+        yield install_as_operator(kube, release, livekit_endpoint, tmp_path)
     finally:
         devkube.helm(kube.kubeconfig, "uninstall", release, "-n", kube.namespace)
 

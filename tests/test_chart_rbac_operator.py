@@ -23,11 +23,10 @@ from devstack import tools
 from devstack.procs import free_port
 from devstack.tools import REPO
 from tests.support.binaries import require_binary
+from tests.support.chart import install_as_operator
 from tests.support.kube import Kube, load_yaml, wait_for
 
 pytestmark = [pytest.mark.k8s, pytest.mark.livekit, pytest.mark.usefixtures("kube_crds")]
-
-CHART = REPO / "charts" / "switchboard"
 
 
 @pytest.fixture
@@ -38,27 +37,7 @@ def namespaced_operator(
     require_binary(tools.helm(), "helm")
     release = f"sb-rbac-{uuid.uuid4().hex[:5]}"
     lk = livekit_endpoint
-    devkube.helm(
-        kube.kubeconfig,
-        "install",
-        release,
-        str(CHART),
-        "-n",
-        kube.namespace,
-        "--set",
-        "watchScope=namespace",
-        "--set",
-        "peering.enabled=false",
-        "--set",
-        f"livekit.url={lk.url}",
-        "--set",
-        f"livekit.apiKey={lk.api_key}",
-        "--set",
-        f"livekit.apiSecret={lk.api_secret}",
-    )
-    sa = f"{release}-switchboard-operator"
-    token = devkube.kubectl(kube.kubeconfig, "create", "token", sa, "-n", kube.namespace).strip()
-    kubeconfig = devkube.token_kubeconfig(kube.kubeconfig, token, tmp_path / "sa.kubeconfig")
+    kubeconfig = install_as_operator(kube, release, lk, tmp_path, "watchScope=namespace")
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     port = free_port()
     env.update(

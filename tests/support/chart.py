@@ -1,12 +1,17 @@
-"""Rendering the Helm chart for tests: `helm template` output as dicts, picked by kind."""
+"""The Helm chart in tests: `helm template` output as dicts picked by kind, and installs."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from switchboard.livekit.client import LiveKitEndpoint
+
 from devstack import kube as devkube
+from devstack.tools import REPO
 from tests.support.kube import Kube
 
+CHART = REPO / "charts" / "switchboard"
 PEERING = "switchboard"  # the chart's peering name for release "switchboard"
 
 
@@ -31,3 +36,17 @@ def apply_peering(kube: Kube) -> None:
     peering = [d for d in docs if d["kind"] == "KopfPeering"]
     assert [d["metadata"]["name"] for d in peering] == [PEERING]
     devkube.apply(kube.kubeconfig, peering)
+
+
+def install_as_operator(
+    kube: Kube, release: str, livekit: LiveKitEndpoint, tmp_path: Path, *values: str
+) -> Path:
+    """`helm install` the chart into the test's namespace with `--set values` and the test
+    LiveKit; a kubeconfig authenticating as the operator's ServiceAccount."""
+    sets = [f"livekit.url={livekit.url}", f"livekit.apiKey={livekit.api_key}"]
+    sets += [f"livekit.apiSecret={livekit.api_secret}", "peering.enabled=false", *values]
+    args = [arg for value in sets for arg in ("--set", value)]
+    devkube.helm(kube.kubeconfig, "install", release, str(CHART), "-n", kube.namespace, *args)
+    sa = f"{release}-switchboard-operator"
+    token = devkube.kubectl(kube.kubeconfig, "create", "token", sa, "-n", kube.namespace)
+    return devkube.token_kubeconfig(kube.kubeconfig, token.strip(), tmp_path / "sa.kubeconfig")
