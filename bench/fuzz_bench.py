@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import hashlib
 import json
 import math
@@ -12,9 +11,10 @@ import re
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from bench.fuzz_cases import PLURALS, Case, generate
 from bench.stack import BenchStack
 
 DEFAULT_SEED = 20261201
-BATCH = 50
+WINDOW = 50
 CONDITION_S = 30.0
 POD_QUOTA = "20"  # VoiceAgents may ask for 1000 workers: kwok must not get them
 MESSAGE_CHARS = 300
@@ -84,53 +84,87 @@ class Watcher:
                     self.ready.setdefault(meta["name"], (now, cond))
 
 
-def create(custom: client.CustomObjectsApi, namespace: str, case: Case) -> None:
-    case.created = time.monotonic()
-    plural = PLURALS[case.kind]
-    try:
-        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, case.manifest)
-    except ApiException as err:
+@dataclass
+class Applier:
+    """Keeps up to `window` objects in flight: create, wait for its Ready, then delete it."""
+
+    custom: client.CustomObjectsApi
+    apps: client.AppsV1Api
+    namespace: str
+    watcher: Watcher
+    alive: Callable[[], bool]
+
+    def create(self, case: Case) -> None:
+        case.created = time.monotonic()
+        body, plural = case.manifest, PLURALS[case.kind]
         try:
-            message = str(json.loads(err.body)["message"])
-        except (TypeError, ValueError, KeyError):
-            message = f"{err.reason}: {err.body}"
-        named = re.search(r"\bspec[.:\[]", message) or (case.field and case.field in message)
-        if err.status not in (400, 422):
-            case.outcome = f"error HTTP {err.status}"
-        else:
-            case.outcome = "rejected, field named" if named else "rejected, no field named"
-        case.message = message[:MESSAGE_CHARS]
-        return
-    case.outcome = "admitted"
+            self.custom.create_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, plural, body
+            )
+        except ApiException as err:
+            try:
+                message = str(json.loads(err.body)["message"])
+            except (TypeError, ValueError, KeyError):
+                message = f"{err.reason}: {err.body}"
+            named = re.search(r"\bspec[.:\[]", message) or (case.field and case.field in message)
+            if err.status not in (400, 422):
+                case.outcome = f"error HTTP {err.status}"
+            else:
+                case.outcome = "rejected, field named" if named else "rejected, no field named"
+            case.message = message[:MESSAGE_CHARS]
+            return
+        case.outcome = "admitted"
 
-
-def settle(batch: list[Case], watcher: Watcher, alive: Callable[[], bool]) -> None:
-    """Wait up to CONDITION_S from each create for its Ready condition; record the outcome."""
-    admitted = [c for c in batch if c.outcome == "admitted"]
-    deadline = max((c.created for c in admitted), default=0.0) + CONDITION_S
-    while alive() and time.monotonic() < deadline:
-        if all(c.name in watcher.ready for c in admitted):
-            break
-        time.sleep(0.05)
-    for case in admitted:
-        at, cond = watcher.ready.get(case.name, (math.inf, {}))
+    def retire(self, case: Case) -> None:
+        """Record whether Ready came within CONDITION_S of the create, then delete."""
+        at, cond = self.watcher.ready.get(case.name, (math.inf, {}))
         if at - case.created <= CONDITION_S:
             case.outcome, case.latency_s = "reconciled", at - case.created
         else:
             case.outcome = "no condition"
-            cond = watcher.last.get(case.name, {"message": "no Ready condition seen"})
+            cond = self.watcher.last.get(case.name, {"message": "no Ready condition seen"})
         case.reason, case.message = cond.get("reason", ""), str(cond.get("message"))[:MESSAGE_CHARS]
+        if case.kind == "VoiceAgent":
+            try:
+                self.apps.read_namespaced_deployment(worker_name(case.name), self.namespace)
+                case.deployment = True
+            except ApiException as err:
+                if err.status != 404:
+                    raise
+                case.deployment = False
+        try:
+            self.custom.delete_namespaced_custom_object(
+                *(GROUP, VERSION, self.namespace, PLURALS[case.kind], case.name),
+                propagation_policy="Background",
+            )
+        except ApiException as err:
+            if err.status != 404:
+                raise
 
-
-def delete(custom: client.CustomObjectsApi, namespace: str, case: Case) -> None:
-    try:
-        custom.delete_namespaced_custom_object(
-            *(GROUP, VERSION, namespace, PLURALS[case.kind], case.name),
-            propagation_policy="Background",
-        )
-    except ApiException as err:
-        if err.status != 404:
-            raise
+    def run(self, cases: list[Case], window: int, pool: ThreadPoolExecutor) -> None:
+        queue, flight, start, shown = deque(cases), dict[str, Case](), time.monotonic(), 0
+        while (queue or flight) and self.alive():
+            fill = [queue.popleft() for _ in range(min(len(queue), window - len(flight)))]
+            list(pool.map(self.create, fill))
+            flight.update((c.name, c) for c in fill if c.outcome == "admitted")
+            now = time.monotonic()
+            due = [
+                n
+                for n, c in flight.items()
+                if n in self.watcher.ready or now - c.created > CONDITION_S
+            ]
+            done = [flight.pop(name) for name in due]
+            list(pool.map(self.retire, done))
+            finished = len(cases) - len(queue) - len(flight)
+            if finished // 100 > shown or finished == len(cases):
+                shown = finished // 100
+                outcomes = Counter(c.outcome for c in cases if c.outcome != "not run")
+                print(
+                    f"  {finished}/{len(cases)} at {now - start:.0f}s: {dict(outcomes)}", flush=True
+                )
+            if not fill and not done:
+                time.sleep(0.05)
+        list(pool.map(self.retire, flight.values()))  # the operator died: no condition now
 
 
 def parse_log(text: str, cases: list[Case]) -> dict[str, Any]:
@@ -163,7 +197,7 @@ def parse_log(text: str, cases: list[Case]) -> dict[str, Any]:
     }
 
 
-def run(cases: list[Case], workdir: Path, batch_size: int, log_copy: Path | None) -> dict[str, Any]:
+def run(cases: list[Case], workdir: Path, window: int, log_copy: Path | None) -> dict[str, Any]:
     stack = BenchStack(workdir)
     try:
         stack.start()
@@ -188,38 +222,17 @@ def run(cases: list[Case], workdir: Path, batch_size: int, log_copy: Path | None
         # its own client: two long watches must not hold the creating threads' connections
         watch_api = config.new_client_from_config(config_file=str(stack.cluster.kubeconfig))
         watcher = Watcher(watch_api, ns, stopped)
+        applier = Applier(custom, apps, ns, watcher, op.alive)
         warmup = [
             Case(f"fz-warmup-{kind.lower()}", kind, None, None, {"kind": kind, "spec": spec})
             for kind, spec in WARMUP.items()
         ]
         for case in warmup:
             case.manifest.update(apiVersion=f"{GROUP}/{VERSION}", metadata={"name": case.name})
-            create(custom, ns, case)
-        settle(warmup, watcher, op.alive)
-        for case in warmup:
-            delete(custom, ns, case)
-        print(f"warm-up: {[(c.outcome, c.latency_s) for c in warmup]}", flush=True)
-        deployments: Counter[str] = Counter()
-        start = time.monotonic()
         with ThreadPoolExecutor(8) as pool:
-            for first in range(0, len(cases), batch_size):
-                batch = cases[first : first + batch_size]
-                list(pool.map(functools.partial(create, custom, ns), batch))
-                settle(batch, watcher, op.alive)
-                have = {d.metadata.name for d in apps.list_namespaced_deployment(ns).items}
-                for c in batch:
-                    if c.kind == "VoiceAgent" and c.outcome in ("reconciled", "no condition"):
-                        deployments[f"{c.reason}: {worker_name(c.name) in have}"] += 1
-                admitted = [c for c in batch if c.outcome in ("reconciled", "no condition")]
-                list(pool.map(functools.partial(delete, custom, ns), admitted))
-                done = Counter(c.outcome for c in batch)
-                print(
-                    f"  {first + len(batch)}/{len(cases)} at {time.monotonic() - start:.0f}s: "
-                    f"{dict(done)}",
-                    flush=True,
-                )
-                if not op.alive():
-                    break  # crashed: the rest would only measure its absence
+            applier.run(warmup, len(warmup), pool)
+            start = time.monotonic()
+            applier.run(cases, window, pool)
         apply_s = time.monotonic() - start
 
         def left() -> list[str]:
@@ -243,7 +256,6 @@ def run(cases: list[Case], workdir: Path, batch_size: int, log_copy: Path | None
     return {
         "apply_s": apply_s,
         "rss_mb": rss,
-        "deployments_by_ready_reason": dict(deployments),
         "deletion_blocked": remaining,
         "crashes": 0 if alive else 1,
         "operator_exit_code": None if alive else op.proc.returncode if op.proc else None,
@@ -310,6 +322,8 @@ def report(
         if f["operator_log"]:
             print(f"     log: {f['operator_log']}")
     ready_reasons = Counter(f"{c.kind} {c.reason}" for c in cases if c.outcome == "reconciled")
+    # VoiceAgents past validation and config must have a worker Deployment, quota or not
+    deployments = Counter(f"{c.reason}: {c.deployment}" for c in cases if c.deployment is not None)
     admitted_mutants = [
         {"name": c.name, "mutation": c.mutation, "reason": c.reason, "message": c.message}
         for c in cases
@@ -327,6 +341,7 @@ def report(
         "outcomes": {f"{k} {o}": n for (k, o), n in sorted(by_kind.items())},
         "by_intent": dict(fates),
         "ready_reasons": dict(ready_reasons),
+        "voiceagent_deployment_by_ready_reason": dict(deployments),
         "latency_s": latency,
         "wall_s": {**walls, "apply_s": stats.pop("apply_s")},
         **stats,
@@ -342,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench fuzz", description=__doc__)
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--batch", type=int, default=BATCH, help="objects applied at a time")
+    parser.add_argument("--window", type=int, default=WINDOW, help="objects in flight at once")
     parser.add_argument("--operator-log", type=Path, help="keep a copy of the operator's log")
     parser.add_argument("--replay", type=Path, help="apply these manifests (YAML) instead")
     args = parser.parse_args(argv)
@@ -355,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     walls = {"generate_s": time.monotonic() - start}
     print(f"generated {len(cases)} manifests (seed {args.seed}) in {walls['generate_s']:.0f}s")
     with tempfile.TemporaryDirectory(prefix="sb-bench-") as tmp:
-        stats = run(cases, Path(tmp), args.batch, args.operator_log)
+        stats = run(cases, Path(tmp), args.window, args.operator_log)
     walls["total_s"] = time.monotonic() - start
     result, ok = report(cases, args.seed, walls, stats)
     blob = json.dumps([c.manifest for c in cases], sort_keys=True).encode()

@@ -53,6 +53,7 @@ class Case:
     message: str = ""
     created: float = 0.0
     latency_s: float | None = None
+    deployment: bool | None = None  # a VoiceAgent's worker Deployment existed once it settled
 
 
 @functools.cache
