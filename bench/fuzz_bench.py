@@ -35,7 +35,7 @@ WINDOW = 50
 CONDITION_S = 30.0
 POD_QUOTA = "20"  # VoiceAgents may ask for 1000 workers: kwok must not get them
 MESSAGE_CHARS = 300
-DELETE_S = 60.0  # after the last batch: objects still there then are blocked in deletion
+DELETE_S = 60.0  # after the last create: objects still there then are blocked in deletion
 # One valid object of each kind: each kind's watch must be up before anything is timed.
 WARMUP = {
     "SipTrunk": {"inbound": {"allowedAddresses": ["127.0.0.1/32"]}},

@@ -43,6 +43,8 @@ REALTIME = {"provider": "openai", "apiKeySecretRef": KEY_REF}
 
 @dataclass
 class Case:
+    """One manifest, why it was made, and what became of it on the stack."""
+
     name: str
     kind: str
     mutation: str | None  # None: a valid draw
