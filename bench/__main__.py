@@ -1,4 +1,4 @@
-"""`python -m bench [name ...]`: run the named benchmarks (default: all)."""
+"""`python -m bench [name ...] [--option ...]`: run the named benchmarks (default: all)."""
 
 from __future__ import annotations
 
@@ -13,18 +13,24 @@ BENCHMARKS = {
     "sip": "bench.sip_bench",
     "scaling": "bench.scaling",
     "reports": "bench.reports_bench",
+    "fuzz": "bench.fuzz_bench",
 }
 
 
 def main(argv: list[str]) -> int:
     # SIGTERM unwinds like Ctrl-C, so each benchmark's `finally` stops its processes.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    names = argv or list(BENCHMARKS)
+    # Options after the names go to the benchmark: `python -m bench fuzz --count 50`.
+    split = next((i for i, arg in enumerate(argv) if arg.startswith("-")), len(argv))
+    names, options = argv[:split] or list(BENCHMARKS), argv[split:]
+    if options and len(names) != 1:
+        print("options need exactly one benchmark name", file=sys.stderr)
+        return 2
     failed = []
     for name in names:
         print(f"== bench {name} ==", flush=True)
         module = importlib.import_module(BENCHMARKS[name])
-        if module.main([]) != 0:
+        if module.main(options) != 0:
             failed.append(name)
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)

@@ -15,7 +15,6 @@ import os
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
@@ -26,34 +25,13 @@ from switchboard.reasons import INVALID_SPEC, invalid_spec
 from switchboard.voiceagent.builders import SPEC_PATH_OF_CONFIG, agent_config
 
 from tests.support.kube import GROUP, VERSION, Kube
-from tests.support.manifests import REPO
+from tests.support.manifests import spec_json_schema
 
 pytestmark = [pytest.mark.k8s, pytest.mark.usefixtures("kube_crds"), pytest.mark.timeout(1200)]
 
 # 300 keep `make test` near 2 minutes (about 0.33 s a spec); SWITCHBOARD_SPEC_EXAMPLES=2000
 # for a deeper run (2026-12-01: 2000 admitted, 1738 rendered, 262 InvalidSpec, in 666 s).
 EXAMPLES = int(os.environ.get("SWITCHBOARD_SPEC_EXAMPLES", "300"))
-
-
-def _structural(schema: Any) -> Any:
-    """The CRD schema as plain JSON Schema, closed the way the API server prunes objects."""
-    if isinstance(schema, list):
-        return [_structural(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: _structural(v) for k, v in schema.items() if not k.startswith("x-kubernetes")}
-    if schema.get("x-kubernetes-int-or-string"):
-        out.pop("type", None)
-        out["anyOf"] = [{"type": "integer", "minimum": 0}, {"type": "string", "maxLength": 8}]
-    if "properties" in out and not schema.get("x-kubernetes-preserve-unknown-fields"):
-        out["additionalProperties"] = False  # unknown fields are pruned, never seen
-    return out
-
-
-def spec_schema() -> dict[str, Any]:
-    crd = yaml.safe_load((REPO / "crds" / "voiceagents.yaml").read_text())
-    root = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
-    return dict(_structural(root["properties"]["spec"]))
 
 
 def _admitted(kube: Kube, spec: dict[str, Any]) -> dict[str, Any] | None:
@@ -84,7 +62,7 @@ def test_every_admitted_spec_renders_or_is_invalid_spec(kube: Kube) -> None:
             HealthCheck.data_too_large,
         ],
     )
-    @given(from_schema(spec_schema()), st.sampled_from([None, "Be brief."]))
+    @given(from_schema(spec_json_schema("voiceagents")), st.sampled_from([None, "Be brief."]))
     def check(spec: dict[str, Any], instructions: str | None) -> None:
         stored = _admitted(kube, spec)
         assume(stored is not None)

@@ -30,3 +30,24 @@ def crd_schema(plural: str) -> dict[str, Any]:
     crd = load_all(CRDS / f"{plural}.yaml")[0]
     schema: dict[str, Any] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     return schema
+
+
+def json_schema(schema: Any) -> Any:
+    """A CRD schema as plain JSON Schema, closed the way the API server prunes objects (for
+    hypothesis-jsonschema: what it draws is what the API server would keep)."""
+    if isinstance(schema, list):
+        return [json_schema(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: json_schema(v) for k, v in schema.items() if not k.startswith("x-kubernetes")}
+    if schema.get("x-kubernetes-int-or-string"):
+        out.pop("type", None)
+        out["anyOf"] = [{"type": "integer", "minimum": 0}, {"type": "string", "maxLength": 8}]
+    if "properties" in out and not schema.get("x-kubernetes-preserve-unknown-fields"):
+        out["additionalProperties"] = False  # unknown fields are pruned, never seen
+    return out
+
+
+def spec_json_schema(plural: str) -> dict[str, Any]:
+    """The JSON Schema of a kind's `spec`, from its CRD."""
+    return dict(json_schema(crd_schema(plural)["properties"]["spec"]))
