@@ -71,7 +71,24 @@ Duration = Annotated[GoDuration, DurationBounds()]
 # A call limit: zero would end every call at once.
 CallDuration = Annotated[GoDuration, DurationBounds("1s")]
 E164 = Annotated[str, StringConstraints(pattern=E164_PATTERN, max_length=16)]
-ObjectName = Annotated[str, StringConstraints(min_length=1, max_length=253)]
+# A referenced object's name as the API server would take it (a DNS-1123 subdomain): a
+# name it would refuse ("a%b", "..") must fail here, not as a 400 on every reconcile.
+OBJECT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+ObjectName = Annotated[
+    str, StringConstraints(min_length=1, max_length=253, pattern=OBJECT_NAME_PATTERN)
+]
+# A Secret/ConfigMap data key, as a Pod's secretKeyRef takes it.
+DataKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")
+]
+# A resource quantity (cpu: 500m, memory: 1Gi) and a resource name (cpu, nvidia.com/gpu).
+QUANTITY_PATTERN = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[numkMGTPE]|[KMGTPE]i)?$"
+Quantity = Annotated[str, StringConstraints(max_length=64, pattern=QUANTITY_PATTERN)] | int
+RESOURCE_NAME_PATTERN = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
+ResourceName = Annotated[str, StringConstraints(max_length=253, pattern=RESOURCE_NAME_PATTERN)]
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
@@ -125,18 +142,14 @@ class SecretKeyRef(Model):
     """A key in a Secret in the same namespace."""
 
     name: ObjectName = Field(description="Name of the Secret in the same namespace.")
-    key: Annotated[str, StringConstraints(min_length=1, max_length=253)] = Field(
-        description="Key inside the Secret's data."
-    )
+    key: DataKey = Field(description="Key inside the Secret's data.")
 
 
 class ConfigMapKeyRef(Model):
     """A key in a ConfigMap in the same namespace."""
 
     name: ObjectName = Field(description="Name of the ConfigMap in the same namespace.")
-    key: Annotated[str, StringConstraints(min_length=1, max_length=253)] = Field(
-        description="Key inside the ConfigMap's data."
-    )
+    key: DataKey = Field(description="Key inside the ConfigMap's data.")
 
 
 class LiveKitRef(Model):

@@ -17,7 +17,7 @@ from pydantic import (
 from switchboard_contract import env as contract_env
 
 from switchboard.api import GROUP
-from switchboard.api.common import Model, ObjectName
+from switchboard.api.common import Model, ObjectName, Quantity, ResourceName
 from switchboard.names import (
     CONFIG_VOLUME,
     POD_DELETION_COST,
@@ -27,6 +27,10 @@ from switchboard.names import (
     labels,
 )
 
+# An environment variable name as a Pod takes it (C identifiers, dots and dashes).
+EnvName = Annotated[
+    str, StringConstraints(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+]
 # A Kubernetes type taken as it is (affinity, a toleration, a volume source): the API server
 # validates it when the Deployment is written, so it is not re-declared here.
 KubeObject = Annotated[
@@ -118,7 +122,7 @@ class Allowed(Model):
 class EnvVar(Allowed):
     """An environment variable of the worker container."""
 
-    name: ObjectName = Field(description="Variable name.")
+    name: EnvName = Field(description="Variable name.")
     value: str | None = Field(default=None, description="A literal value.")
     value_from: KubeObject | None = Field(
         default=None, description="Or where to read it (secretKeyRef, configMapKeyRef, ...)."
@@ -165,10 +169,11 @@ class VolumeMount(Allowed):
 class ResourceRequirements(Model):
     """Compute resources of a worker container (as in a Pod spec)."""
 
-    requests: dict[str, int | str] = Field(
+    # a bad quantity would otherwise reach the Deployment apply and fail it on every pass
+    requests: dict[ResourceName, Quantity] = Field(
         default_factory=dict, description="Minimum resources, e.g. cpu: 500m."
     )
-    limits: dict[str, int | str] = Field(
+    limits: dict[ResourceName, Quantity] = Field(
         default_factory=dict, description="Maximum resources, e.g. memory: 1Gi."
     )
 

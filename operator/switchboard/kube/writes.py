@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from typing import Any
 
 from kubernetes import client
@@ -56,6 +58,23 @@ async def apply_owned(manifest: dict[str, Any]) -> None:
     await apply(manifest)
 
 
+# Every JSON escape, or a surrogate pair: scanned left to right, so `\\ud83d` (an escaped
+# backslash, then text) is never mistaken for half a pair.
+_ESCAPE = re.compile(r"\\(?:u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|.)", re.DOTALL)
+
+
+def apply_body(manifest: dict[str, Any]) -> bytes:
+    """The manifest as the apply YAML decoder takes it: JSON (which is YAML) with characters
+    beyond U+FFFF written raw, since that decoder refuses surrogate-pair escapes (an emoji in
+    a greeting), and everything else non-ASCII escaped, since it refuses raw C1 controls."""
+
+    def unpair(match: re.Match[str]) -> str:
+        escape = match.group(0)
+        return json.loads(f'"{escape}"') if len(escape) == 12 else escape
+
+    return _ESCAPE.sub(unpair, json.dumps(manifest)).encode()
+
+
 async def apply(manifest: dict[str, Any]) -> None:
     """Server-side apply: idempotent, and a no-op apply does not bump resourceVersion."""
 
@@ -64,7 +83,7 @@ async def apply(manifest: dict[str, Any]) -> None:
             api_version=manifest["apiVersion"], kind=manifest["kind"]
         )
         return resource.server_side_apply(
-            body=manifest,
+            body=apply_body(manifest),
             name=manifest["metadata"]["name"],
             namespace=manifest["metadata"].get("namespace"),
             field_manager=FIELD_MANAGER,
@@ -111,13 +130,21 @@ async def annotate_pod(namespace: str, name: str, annotations: dict[str, str]) -
             raise
 
 
-async def patch_status(plural: str, namespace: str, name: str, status: dict[str, Any]) -> None:
+async def patch_status(plural: str, namespace: str, name: str, status: dict[str, Any]) -> bool:
+    """Merge-patch the status; False when the object is gone (its pods outlive it briefly)."""
+
     def patch() -> Any:
         return client.CustomObjectsApi().patch_namespaced_custom_object_status(
             GROUP, VERSION, namespace, plural, name, {"status": status}
         )
 
-    await asyncio.to_thread(patch)
+    try:
+        await asyncio.to_thread(patch)
+    except ApiException as err:
+        if err.status == 404:
+            return False
+        raise
+    return True
 
 
 async def post_event(ref: dict[str, Any], type_: str, reason: str, message: str) -> None:
