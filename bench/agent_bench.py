@@ -220,7 +220,7 @@ def _print(report: dict[str, Any]) -> None:
     print(f"  targets: {report['targets']}")
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     """Run the agent benchmark, print the figures and write bench/results/agent-*.json."""
     parser = argparse.ArgumentParser(prog="agent_bench")
     parser.add_argument("--calls", type=int, default=10)
@@ -233,6 +233,7 @@ def main(argv: list[str] | None = None) -> None:
     out = RESULTS / f"agent-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"  wrote {out}")
+    return 0  # the runner (python -m bench) counts anything else as a failure
 
 
 if __name__ == "__main__":
