@@ -33,6 +33,12 @@ def values(mode: str) -> list[str]:
     return [f"watchScope={mode}", *LIVEKIT]
 
 
+def _strict_dry_run(kube: Kube, manifests: str) -> str:
+    """`kubectl apply --dry-run=server --validate=strict` of `manifests` in the namespace."""
+    args = ["apply", "--dry-run=server", "--validate=strict", "-n", kube.namespace, "-f", "-"]
+    return devkube.kubectl(kube.kubeconfig, *args, stdin=manifests)
+
+
 def test_rendered_chart_passes_strict_server_side_dry_run(kube: Kube, chart_crds: list) -> None:
     """Every object of both modes (and every optional one with a served kind) is accepted."""
     for mode in MODES:
@@ -45,17 +51,7 @@ def test_rendered_chart_passes_strict_server_side_dry_run(kube: Kube, chart_crds
         )
         kinds = {d["kind"] for d in docs}
         assert {"Deployment", "Service", "ServiceAccount", "Secret", "ConfigMap"} <= kinds
-        out = devkube.kubectl(
-            kube.kubeconfig,
-            "apply",
-            "--dry-run=server",
-            "--validate=strict",
-            "-n",
-            kube.namespace,
-            "-f",
-            "-",
-            stdin=yaml.safe_dump_all(docs),
-        )
+        out = _strict_dry_run(kube, yaml.safe_dump_all(docs))
         assert out.count("(server dry run)") == len(docs), out
 
 
@@ -65,17 +61,7 @@ def test_strict_dry_run_rejects_an_unknown_field(kube: Kube, chart_crds: list) -
     dep = next(d for d in docs if d["kind"] == "Deployment")
     dep["spec"]["template"]["spec"]["containers"][0]["livenessProbes"] = {}
     with pytest.raises(devkube.KubeError, match="livenessProbes"):
-        devkube.kubectl(
-            kube.kubeconfig,
-            "apply",
-            "--dry-run=server",
-            "--validate=strict",
-            "-n",
-            kube.namespace,
-            "-f",
-            "-",
-            stdin=yaml.safe_dump(dep),
-        )
+        _strict_dry_run(kube, yaml.safe_dump(dep))
 
 
 @dataclass

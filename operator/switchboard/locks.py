@@ -23,8 +23,5 @@ class LockRegistry:
             lock = self._locks[key] = asyncio.Lock()
         return lock
 
-    def __len__(self) -> int:
-        return len(self._locks)
-
     def forget(self, key: Hashable) -> None:
         self._locks.pop(key, None)
