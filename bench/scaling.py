@@ -1,17 +1,22 @@
-"""Scaling simulator: Switchboard's policy (the operator's own `switchboard.scaling` code) versus
-HPA-like, KEDA-like and fixed-buffer (Agones-style) policies on a call-arrival trace.
+"""Scaling simulator: Switchboard's policy (the operator's own `switchboard.scaling` code, fixed
+and predictive warm pool) versus HPA-like, KEDA-like and fixed-buffer (Agones-style) policies.
 
-    python -m bench.scaling --trace FILE [--pod-start-s N] [--json] [--plot PNG] [--warm N]
+    python -m bench.scaling [--trace FILE | --generate KIND] [--seed N] [--pod-start-s N]
+                            [--json] [--plot PNG] [--warm N] [--coverage C]
+    python -m bench.scaling --suite [--pod-starts 10,30,60]   (tuned-on vs held-out traces)
 
-A trace is a CSV with columns `start_s,duration_s`. The world is a discrete-event model of one
-worker Deployment: a policy sets the replica count; the ReplicaSet creates pods that become ready
-`pod_start_s` later, and removes pods in its own order (not-ready first, then the lowest
-`pod-deletion-cost`, then the most recently ready). A removed pod with calls drains: it keeps
-them, takes no new one and goes away when they end (terminationGracePeriod >= maxCallDuration).
-LiveKit hands a call to a ready worker with spare capacity, at random weighted by spare capacity
-as livekit-server does; a call that finds none is *cold* and waits (on hold) until a worker frees
-up or becomes ready. Every policy sees the same demand signal: calls in progress plus calls
-waiting.
+A trace is a CSV with columns `start_s,duration_s`, or generated (bench/traces/generate.py) from
+`--seed`, which also seeds LiveKit's worker choice. Every table has the trace's physical limit:
+the worker-seconds of a clairvoyant fleet that never lets a call wait (bench/scaling_limit.py).
+
+The world is a discrete-event model of one worker Deployment: a policy sets the replica count; the
+ReplicaSet creates pods that become ready `pod_start_s` later, and removes pods in its own order
+(not-ready first, then the lowest `pod-deletion-cost`, then the most recently ready). A removed pod
+with calls drains: it keeps them, takes no new one and goes away when they end
+(terminationGracePeriod >= maxCallDuration). LiveKit hands a call to a ready worker with spare
+capacity, at random weighted by spare capacity as livekit-server does; a call that finds none is
+*cold* and waits (on hold) until a worker frees up or becomes ready. Every policy sees the same
+demand signal: calls in progress plus calls waiting.
 """
 
 from __future__ import annotations
@@ -26,11 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from switchboard.api.common import parse_duration
-from switchboard.scaling import ScalingParams
+from switchboard.scaling import PredictiveWarm, ScalingParams
 
 from bench import common
+from bench.scaling_limit import limit_worker_seconds
 from bench.scaling_policies import policies
 from bench.scaling_sim import Sim
+from bench.traces.generate import KINDS
 
 TRACES = Path(__file__).resolve().parent / "traces"
 SHIPPED = ("steady", "bursty")
@@ -53,28 +60,39 @@ def simulate(
     hpa_target: float = 0.7,
     buffer: int | None = None,
     seed: int = 1,
+    predictive: PredictiveWarm | None = None,
 ) -> list[tuple[dict[str, Any], Sim]]:
-    """Every policy over `trace`: (metrics, finished simulation) per policy."""
+    """Every policy over `trace`: (metrics, finished simulation) per policy. The metrics carry
+    `limit_ratio`: worker-seconds over the trace's physical limit."""
+    limit = limit_worker_seconds(trace, pod_start_s, params.calls_per_worker)
     out = []
-    for policy in policies(
-        params, react_s, hpa_target, params.warm_workers if buffer is None else buffer
-    ):
+    warm = params.warm_workers if buffer is None else buffer
+    for policy in policies(params, react_s, hpa_target, warm, predictive, pod_start_s):
         sim = Sim(trace, policy, pod_start_s, params.calls_per_worker, seed)
-        out.append((sim.run(), sim))
+        m = sim.run()
+        m["limit_ratio"] = round(m["worker_seconds"] / limit, 4) if limit else 0.0
+        out.append((m, sim))
     return out
 
 
 def targets(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """The issue's targets, evaluated on these results (Switchboard against HPA-like)."""
+    """The targets, on these results: the fixed pool against HPA-like (the first scaling issue)
+    and the predictive pool's (<= 0.5 % cold, <= 0.8x HPA-like's worker-seconds, <= 1 pod
+    started per call)."""
     by = {r["policy"]: r for r in results}
-    sb, hpa = by["switchboard"], by["hpa-like"]
+    sb, hpa, pred = by["switchboard"], by["hpa-like"], by["predictive"]
     ratio = hpa["cold_calls"] / sb["cold_calls"] if sb["cold_calls"] else math.inf
+    hpa_ws = hpa["worker_seconds_per_call_second"]
+    pred_vs_hpa = pred["worker_seconds_per_call_second"] / hpa_ws if hpa_ws else math.inf
     return {
         "cold_pct_le_1": sb["cold_pct"] <= 1.0,
         "cold_fewer_than_hpa_x": ratio if math.isfinite(ratio) else "inf",
         "cold_10x_fewer_than_hpa": ratio >= 10 or (sb["cold_calls"] == 0 == hpa["cold_calls"]),
-        "worker_seconds_le_hpa": sb["worker_seconds_per_call_second"]
-        <= hpa["worker_seconds_per_call_second"],
+        "worker_seconds_le_hpa": sb["worker_seconds_per_call_second"] <= hpa_ws,
+        "predictive_cold_pct_le_0_5": pred["cold_pct"] <= 0.5,
+        "predictive_worker_seconds_vs_hpa": round(pred_vs_hpa, 3),
+        "predictive_worker_seconds_le_0_8_hpa": pred_vs_hpa <= 0.8,
+        "predictive_pods_per_call_le_1": pred["pods_per_call"] <= 1.0,
     }
 
 
@@ -86,8 +104,10 @@ COLUMNS = [
     ("wait p95 s", "wait_p95_s", "{:.2f}"),
     ("wait max s", "wait_max_s", "{:.2f}"),
     ("worker-s/call-s", "worker_seconds_per_call_second", "{:.3f}"),
+    ("vs limit", "limit_ratio", "{:.3f}"),
     ("peak", "peak_workers", "{}"),
     ("pods", "pods_started", "{}"),
+    ("pods/call", "pods_per_call", "{:.2f}"),
     ("busy removed", "busy_pods_removed", "{}"),
 ]
 
@@ -182,14 +202,54 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="Switchboard without the arrival surge term (the plain formula)",
     )
-    ap.add_argument("--seed", type=int, default=1, help="seed of LiveKit's worker choice")
+    ap.add_argument(
+        "--generate",
+        action="append",
+        choices=sorted(KINDS),
+        help="generate a trace of this kind from --seed instead of reading one; repeatable",
+    )
+    ap.add_argument(
+        "--seed", type=int, default=1, help="seed of generated traces and of LiveKit's choice"
+    )
+    ap.add_argument("--coverage", type=float, default=None, help="predictive coverage")
+    ap.add_argument("--warm-min", type=int, default=None, help="predictive warm.min")
+    ap.add_argument("--warm-max", type=int, default=None, help="predictive warm.max")
+    ap.add_argument(
+        "--suite",
+        action="store_true",
+        help="the tuned-on and held-out trace sets side by side (bench/scaling_suite.py)",
+    )
+    ap.add_argument("--pod-starts", default=None, help="--suite: pod starts (10,30,60)")
     return ap.parse_args(argv)
+
+
+def predictive_of(args: argparse.Namespace) -> PredictiveWarm:
+    """The predictive warm pool of the command line, the CRD's defaults where unset."""
+    from switchboard.api.voiceagent import WarmPool  # noqa: PLC0415
+
+    spec = WarmPool(mode="predictive")
+    return PredictiveWarm(
+        spec.coverage if args.coverage is None else args.coverage,
+        spec.minimum if args.warm_min is None else args.warm_min,
+        spec.maximum if args.warm_max is None else args.warm_max,
+    )
+
+
+def sources(args: argparse.Namespace) -> list[tuple[str, list[tuple[float, float]]]]:
+    """(name, trace) for each trace the command line names; default: the shipped ones."""
+    out = [(path.stem, load_trace(path)) for path in args.trace or []]
+    out += [(f"{kind}-s{args.seed}", KINDS[kind](args.seed)) for kind in args.generate or []]
+    return out or [(name, load_trace(TRACES / f"{name}.csv")) for name in SHIPPED]
 
 
 def main(argv: list[str]) -> int:
     from switchboard.api.voiceagent import Scaling  # noqa: PLC0415
 
     args = parse_args(argv)
+    if args.suite:
+        from bench import scaling_suite  # noqa: PLC0415 - imports this module
+
+        return scaling_suite.run(args)
     spec = Scaling()
     delay = parse_duration(args.scale_down_delay or spec.scale_down_delay)
     params = ScalingParams(
@@ -200,48 +260,61 @@ def main(argv: list[str]) -> int:
         scale_down_delay_s=delay.total_seconds(),
         pod_start_s=0.0 if args.no_surge else args.pod_start_s,  # as the operator measures it
     )
-    paths = args.trace or [TRACES / f"{name}.csv" for name in SHIPPED]
-    for path in paths:
-        trace = load_trace(path)
+    warm = predictive_of(args)
+    traces = sources(args)
+    for name, trace in traces:
         runs = simulate(
-            trace, params, args.pod_start_s, args.react_s, args.hpa_target, args.buffer, args.seed
+            trace,
+            params,
+            args.pod_start_s,
+            args.react_s,
+            args.hpa_target,
+            args.buffer,
+            args.seed,
+            warm,
         )
-        results = [{"trace": path.stem, "pod_start_s": args.pod_start_s, **m} for m, _ in runs]
+        results = [{"trace": name, "pod_start_s": args.pod_start_s, **m} for m, _ in runs]
+        limit = limit_worker_seconds(trace, args.pod_start_s, params.calls_per_worker)
         if args.json:
             for r in results:
                 print(json.dumps(r), flush=True)
         else:
+            call_s = sum(d for _, d in trace)
             print(
-                f"\n{path.stem}: {len(trace)} calls, pod start {args.pod_start_s:g} s, "
-                f"warm {params.warm_workers}, calls/worker {params.calls_per_worker}, "
-                f"scale-down delay {params.scale_down_delay_s:g} s"
+                f"\n{name}: {len(trace)} calls, pod start {args.pod_start_s:g} s, "
+                f"warm {params.warm_workers} (predictive: coverage {warm.coverage:g}, "
+                f"{warm.minimum}-{warm.maximum}), calls/worker {params.calls_per_worker}, "
+                f"scale-down delay {params.scale_down_delay_s:g} s; physical limit "
+                f"{limit / call_s if call_s else 0:.3f} worker-s/call-s"
             )
             print(table(results))
         checks = targets(results)
         if not args.json:
-            print("targets (switchboard vs hpa-like):", json.dumps(checks))
+            print("targets:", json.dumps(checks))
         # bench.common.write announces the file on stdout: keep stdout pure JSON with --json.
         with contextlib.redirect_stdout(sys.stderr if args.json else sys.stdout):
             common.write(
-                f"scaling-{path.stem}",
+                f"scaling-{name}",
                 {
-                    "trace": str(path),
+                    "trace": name,
                     "params": vars(params)
                     | {
                         "pod_start_s": args.pod_start_s,
                         "react_s": args.react_s,
                         "hpa_target": args.hpa_target,
                         "seed": args.seed,
+                        "predictive": vars(warm),
                     },
+                    "limit_worker_seconds": round(limit, 3),
                     "policies": results,
                     "targets": checks,
                 },
             )
             if not args.no_plot:
-                png = args.plot or common.RESULTS / f"scaling-{path.stem}.png"
-                if args.plot and len(paths) > 1:
-                    png = png.with_name(f"{png.stem}-{path.stem}{png.suffix}")
-                print(f"wrote {plot(runs, f'{path.stem}: pod start {args.pod_start_s:g} s', png)}")
+                png = args.plot or common.RESULTS / f"scaling-{name}.png"
+                if args.plot and len(traces) > 1:
+                    png = png.with_name(f"{png.stem}-{name}{png.suffix}")
+                print(f"wrote {plot(runs, f'{name}: pod start {args.pod_start_s:g} s', png)}")
     return 0
 
 

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from switchboard.scaling import BUSY_COST_PER_CALL, ScalingParams, WorkerState, decide
+from switchboard.scaling import (
+    BUSY_COST_PER_CALL,
+    PredictiveWarm,
+    ScalingParams,
+    WorkerState,
+    decide,
+)
+from switchboard.scaling.rate import EventRate
 
-from bench.scaling_sim import EPS, Policy, Sim
+from bench.scaling_sim import EPS, Call, Policy, Sim
+
+
+def _start(call: Call) -> float:
+    return call.start
 
 
 @dataclass
@@ -21,6 +34,12 @@ class Switchboard:
     react_s: float | None = 1.0
     name: str = "switchboard"
     period_s: float | None = None
+    # Observed from the start of the trace, as a fleet is from its VoiceAgent's creation.
+    arrivals: EventRate = field(default_factory=lambda: EventRate(origin=0.0))
+    ends: EventRate = field(default_factory=lambda: EventRate(origin=0.0))
+    seen: int = 0  # calls fed to `arrivals` so far (the trace is sorted by start)
+    seen_ends: int = 0  # entries of `sim.ended` fed to `ends`
+    window: int = 0  # the first call that may still be a recent start
 
     def evaluate(self, sim: Sim) -> float | None:
         workers = [
@@ -28,7 +47,16 @@ class Switchboard:
             for p in sim.present()
         ]
         # The operator sees every call start (the event that triggers this evaluation).
-        starts = [c.start for c in sim.calls if sim.now - 600 <= c.start <= sim.now]
+        while self.seen < len(sim.calls) and sim.calls[self.seen].start <= sim.now:
+            self.arrivals.observe(sim.calls[self.seen].start)
+            self.seen += 1
+        for t in sim.ended[self.seen_ends :]:
+            self.ends.observe(t)
+        self.seen_ends = len(sim.ended)
+        starts = [c.start for c in sim.calls[self.window : self.seen] if c.start >= sim.now - 600]
+        self.window = bisect.bisect_left(
+            sim.calls, sim.now - 600, self.window, self.seen, key=_start
+        )
         d = decide(
             workers,
             len(sim.live()),
@@ -36,6 +64,8 @@ class Switchboard:
             sim.now,
             pending_calls=len(sim.waiting),
             recent_starts=starts,
+            arrivals=self.arrivals,
+            ends=self.ends,
         )
         for pod in sim.live():
             pod.cost = d.deletion_cost.get(pod.name, 0)
@@ -129,10 +159,30 @@ class FixedBuffer:
         return None
 
 
-def policies(params: ScalingParams, react_s: float, hpa_target: float, buffer: int) -> list[Policy]:
+def policies(
+    params: ScalingParams,
+    react_s: float,
+    hpa_target: float,
+    buffer: int,
+    predictive: PredictiveWarm | None = None,
+    pod_start_s: float = 10.0,
+) -> list[Policy]:
+    """The compared policies; `params` is the fixed-mode VoiceAgent, `predictive` (default: the
+    CRD's defaults) the same VoiceAgent with `scaling.warm.mode: predictive`, which knows the
+    pod start as the operator measures it."""
+    warm = predictive or PredictiveWarm(*_crd_warm_defaults())
+    sized = dataclasses.replace(params, predictive=warm, pod_start_s=pod_start_s)
     return [
-        Switchboard(params, react_s=react_s),
+        Switchboard(dataclasses.replace(params, predictive=None), react_s=react_s),
+        Switchboard(sized, react_s, name="predictive"),
         HpaLike(params, target=hpa_target),
         KedaLike(params),
         FixedBuffer(params, buffer=buffer),
     ]
+
+
+def _crd_warm_defaults() -> tuple[float, int, int]:
+    from switchboard.api.voiceagent import WarmPool  # noqa: PLC0415 - the CRD's own defaults
+
+    spec = WarmPool(mode="predictive")
+    return spec.coverage, spec.minimum, spec.maximum

@@ -16,6 +16,7 @@ from bench.common import pct
 # Event order at equal times: capacity is freed and added before calls arrive; policies last.
 END, READY, ARRIVE, DECIDE = range(4)
 EPS = 1e-9
+WARMUP_S = 600.0  # see `cold_pct_after_warmup`
 
 
 @dataclass(eq=False)
@@ -30,6 +31,7 @@ class Pod:
     terminating: bool = False
     gone: float | None = None
     cost: int = 0
+    served: int = 0  # calls it took
 
 
 @dataclass(eq=False)
@@ -66,8 +68,10 @@ class Sim:
         self.rng = random.Random(seed)
         self.now = 0.0
         self.pods: list[Pod] = []
+        self._present: list[Pod] = []
         self.waiting: deque[Call] = deque()
         self.busy_removed = 0
+        self.ended: list[float] = []  # call end times, in order: what the operator sees
         self.timeline: list[tuple[float, int, int, int, int]] = []
         self._heap: list[tuple[float, int, int, Any]] = []
         self._seq = itertools.count()
@@ -77,11 +81,14 @@ class Sim:
 
     # -- the world ------------------------------------------------------------------------
     def present(self) -> list[Pod]:
-        return [p for p in self.pods if p.gone is None]
+        # Pods leave only by `gone` being set: prune them here so that a long trace's thousands
+        # of departed pods are not walked on every event.
+        self._present = [p for p in self._present if p.gone is None]
+        return list(self._present)
 
     def live(self) -> list[Pod]:
         """Pods the ReplicaSet counts: present and not terminating."""
-        return [p for p in self.pods if p.gone is None and not p.terminating]
+        return [p for p in self.present() if not p.terminating]
 
     def demand(self) -> int:
         return sum(p.calls for p in self.live()) + len(self.waiting)
@@ -93,6 +100,7 @@ class Sim:
             seq = len(self.pods)
             pod = Pod(f"w{seq:04d}", seq, self.now, ready_at=self.now + self.pod_start_s)
             self.pods.append(pod)
+            self._present.append(pod)
             if self._prewarm:
                 pod.ready, pod.ready_at, pod.idle_since = True, self.now, self.now
             else:
@@ -117,6 +125,7 @@ class Sim:
             call = self.waiting.popleft()
             call.served, call.pod = self.now, pod
             pod.calls += 1
+            pod.served += 1
             pod.idle_since = None
             self._push(self.now + call.duration, END, call)
 
@@ -172,6 +181,7 @@ class Sim:
                 self.waiting.append(item)
             elif kind == END:
                 remaining -= 1
+                self.ended.append(self.now)
                 pod = item.pod
                 pod.calls -= 1
                 if pod.calls == 0:
@@ -198,11 +208,16 @@ class Sim:
             max(0.0, min(end, p.gone if p.gone is not None else end) - p.created) for p in self.pods
         )
         n = len(self.calls)
+        # A fleet created as the trace starts knows nothing of its traffic yet: the calls of its
+        # first minutes are also counted apart (policies with a fixed pool start warm).
+        later = [c for c in self.calls if c.start >= WARMUP_S and c.served is not None]
+        cold_later = sum(1 for c in later if c.served - c.start > EPS)
         return {
             "policy": self.policy.name,
             "calls": n,
             "cold_calls": cold,
             "cold_pct": round(100 * cold / n, 3) if n else 0.0,
+            "cold_pct_after_warmup": round(100 * cold_later / len(later), 3) if later else 0.0,
             "wait_mean_s": round(statistics.fmean(waits), 3) if waits else 0.0,
             "wait_p95_s": round(pct(waits, 95), 3) if waits else 0.0,
             "wait_max_s": round(max(waits), 3) if waits else 0.0,
@@ -211,6 +226,9 @@ class Sim:
             "worker_seconds_per_call_second": round(worker_s / call_s, 4) if call_s else 0.0,
             "peak_workers": max((row[1] for row in self.timeline), default=0),
             "pods_started": len(self.pods),
+            "pods_per_call": round(len(self.pods) / n, 3) if n else 0.0,
+            # Started and gone without a call: pure churn (the trace's last idle pods excluded).
+            "pods_unused": sum(1 for p in self.pods if not p.served and p.gone is not None),
             "busy_pods_removed": self.busy_removed,
         }
 

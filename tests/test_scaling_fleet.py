@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import tracemalloc
 
 import pytest
@@ -160,3 +161,44 @@ def test_accept_allocates_nothing_in_proportion_to_the_count() -> None:
         tracemalloc.stop()
     assert peak < 1_000_000, f"peak {peak} bytes"
     assert len(fleet.starts) == fleet.starts.maxlen
+
+
+async def test_a_burst_of_triggers_coalesces_into_two_decisions(monkeypatch) -> None:
+    """While one decision writes, any number of triggers queue exactly one more, which reads
+    the fleet as it is then: a burst of N reports costs two rounds of writes, not N."""
+    import asyncio  # noqa: PLC0415
+
+    from switchboard import kube  # noqa: PLC0415
+    from switchboard.metrics import DecisionClock  # noqa: PLC0415
+    from switchboard.voiceagent import scaler  # noqa: PLC0415
+    from switchboard.voiceagent.status import SpecOutcome  # noqa: PLC0415
+
+    scaled: list[int] = []
+
+    async def slow_scale(namespace: str, name: str, replicas: int) -> None:
+        # A test double of the API server's write: slow enough for triggers to pile up.
+        await asyncio.sleep(0.05)
+        scaled.append(replicas)
+
+    async def no_write(*args: object, **kwargs: object) -> None:
+        await asyncio.sleep(0)
+
+    monkeypatch.setattr(kube, "scale_deployment", slow_scale)
+    for name in ("annotate_pod", "patch_status", "post_event"):
+        monkeypatch.setattr(kube, name, no_write)
+    params = ScalingParams(
+        calls_per_worker=1, warm_workers=1, min_workers=0, max_workers=100, scale_down_delay_s=30
+    )
+    fleet = AgentFleet(("ns", "va"), owned_since=0.0, spec=SpecOutcome(1, params, "Synced", "ok"))
+    fleet.observe_replicas(1)
+    clock = DecisionClock()
+    decided = []
+    for k in range(30):
+        fleet.accept(report(f"local-{k}", 1, 1), time.monotonic())
+        decided.append(asyncio.ensure_future(scaler.rescale(fleet, clock, since=0.0)))
+        await asyncio.sleep(0)
+    results = await asyncio.gather(*decided)
+    fleet.recheck and fleet.recheck.cancel()
+    assert len([r for r in results if r is not None]) == 2
+    assert scaled[-1] == 30 + 30 + 1  # the last decision saw all 30 calls, their surge, 1 warm
+    assert not fleet.rescale_queued and not fleet.waiting_since

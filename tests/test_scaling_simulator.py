@@ -98,7 +98,8 @@ def test_cli_prints_one_json_line_per_policy(tmp_path, monkeypatch, capsys) -> N
     assert scaling.main(argv) == 0
     lines = capsys.readouterr().out.splitlines()
     rows = [json.loads(line) for line in lines]
-    assert [r["policy"] for r in rows] == ["switchboard", "hpa-like", "keda-like", "fixed-buffer"]
+    policies = ["switchboard", "predictive", "hpa-like", "keda-like", "fixed-buffer"]
+    assert [r["policy"] for r in rows] == policies
     assert all(r.keys() >= KEYS for r in rows)
     assert png.stat().st_size > 0
     saved = json.loads((tmp_path / "results" / "scaling-tiny.json").read_text())
@@ -113,3 +114,48 @@ def test_cli_table_without_json(tmp_path, monkeypatch, capsys) -> None:
     out = capsys.readouterr().out
     assert "worker-s/call-s" in out
     assert "fixed-buffer" in out
+
+
+def test_generated_traces_are_repeatable_per_seed() -> None:
+    from bench.traces.generate import KINDS  # noqa: PLC0415
+
+    for kind, make in KINDS.items():
+        assert make(5) == make(5), kind
+        assert make(5) != make(6), kind
+        assert all(d > 0 for _, d in make(5)) and make(5) == sorted(make(5)), kind
+
+
+def test_cli_generates_a_trace_and_reports_the_limit(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(bench.common, "RESULTS", tmp_path)
+    argv = ["--generate", "flash-crowd", "--seed", "3", "--no-plot", "--coverage", "0.99"]
+    assert scaling.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "flash-crowd-s3" in out and "physical limit" in out and "predictive" in out
+    saved = json.loads((tmp_path / "scaling-flash-crowd-s3.json").read_text())
+    assert saved["params"]["predictive"]["coverage"] == 0.99
+    by = {r["policy"]: r for r in saved["policies"]}
+    # Nothing beats the clairvoyant fleet; every policy is at or above its worker-seconds.
+    assert all(r["limit_ratio"] >= 1.0 for r in by.values())
+    assert set(saved["targets"]) >= {"predictive_cold_pct_le_0_5", "predictive_pods_per_call_le_1"}
+
+
+def test_suite_summary_counts_the_traces_that_meet_each_target() -> None:
+    from bench.scaling_suite import summary  # noqa: PLC0415
+
+    def row(cold: float, vs_hpa: float, pods: float) -> dict:
+        pred = {"cold_pct": cold, "limit_ratio": 1.2, "pods_per_call": pods}
+        checks = {
+            "predictive_worker_seconds_vs_hpa": vs_hpa,
+            "predictive_cold_pct_le_0_5": cold <= 0.5,
+            "predictive_worker_seconds_le_0_8_hpa": vs_hpa <= 0.8,
+            "predictive_pods_per_call_le_1": pods <= 1,
+        }
+        return {"policies": {"predictive": pred}, "targets": checks}
+
+    total = summary([row(0.1, 0.7, 0.5), row(2.0, 0.9, 1.2), row(0.4, 0.8, 1.0)])
+    assert (total["meet_cold"], total["meet_worker_seconds"], total["meet_pods_per_call"]) == (
+        2,
+        2,
+        2,
+    )
+    assert total["cold_pct_max"] == 2.0 and total["vs_hpa_max"] == 0.9

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from switchboard.conditions import status_patch
 from switchboard.outcomes import Failure
-from switchboard.scaling import Decision, ScalingParams
+from switchboard.scaling import Decision, PredictiveWarm, ScalingParams
 from switchboard.voiceagent.status import SpecOutcome, compose_status
 
 pytestmark = pytest.mark.unit
@@ -43,8 +43,10 @@ def _cond(type_: str, status: str, reason: str, message: str) -> dict[str, Any]:
     }
 
 
-WORKERS_UP = Decision(desired=2, raw_desired=2, ready=2, idle=1, busy=1, active_calls=1)
-WORKERS_DOWN = Decision(desired=1, raw_desired=1)
+WORKERS_UP = Decision(
+    desired=2, raw_desired=2, ready=2, idle=1, busy=1, active_calls=1, warm_target=1
+)
+WORKERS_DOWN = Decision(desired=1, raw_desired=1, warm_target=1)
 NONE_WANTED = Decision(desired=0, raw_desired=0)
 UP = ("True", "WorkersAvailable", "2 ready, 1 idle")
 DOWN = ("False", "NoReadyWorkers", "0 of 1 workers ready")
@@ -93,6 +95,7 @@ def test_status_golden(
             "idle": decision.idle,
             "busy": decision.busy,
         },
+        "warm": {"mode": "fixed", "target": decision.warm_target},
     }
 
 
@@ -140,3 +143,27 @@ def test_a_failed_pass_reports_its_failure_not_its_success_text() -> None:
     synced = next(c for c in status["conditions"] if c["type"] == "LiveKitSynced")
     assert (synced["status"], synced["reason"]) == ("False", "TrunkNotReady")
     assert status["dispatchRuleID"] == "SDR_1"
+
+
+def test_warm_status_shows_what_sized_a_predictive_pool() -> None:
+    predictive = ScalingParams(
+        calls_per_worker=1,
+        warm_workers=1,
+        min_workers=0,
+        max_workers=10,
+        scale_down_delay_s=30.0,
+        pod_start_s=12.4,
+        predictive=PredictiveWarm(coverage=0.995, minimum=1, maximum=50),
+    )
+    decision = Decision(desired=9, raw_desired=9, warm_target=7, arrival_rate=0.21347)
+    status = compose_status(_outcome(SYNCED), decision, [], NOW, params=predictive).to_wire()
+    # Two significant digits and whole seconds: the status follows the traffic, not the noise.
+    assert status["warm"] == {
+        "mode": "predictive",
+        "target": 7,
+        "arrivalsPerMinute": "13",
+        "podStart": "12s",
+    }
+    slow = Decision(desired=1, raw_desired=1, warm_target=1, arrival_rate=0.0004)
+    again = compose_status(_outcome(SYNCED), slow, [], NOW, params=predictive).to_wire()
+    assert again["warm"]["arrivalsPerMinute"] == "0.024"

@@ -136,6 +136,7 @@ KINDS: dict[str, Schema] = {
             {"name": "Calls", "type": "integer", "jsonPath": ".status.activeCalls"},
             {"name": "Ready", "type": "integer", "jsonPath": ".status.workers.ready"},
             {"name": "Idle", "type": "integer", "jsonPath": ".status.workers.idle"},
+            {"name": "Warm", "type": "integer", "jsonPath": ".status.warm.target"},
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ],
     },

@@ -153,6 +153,38 @@ class Telephony(Model):
     )
 
 
+class WarmPool(Model):
+    """How many idle workers wait for the next call: a fixed number or sized from demand."""
+
+    model_config = cel(
+        {
+            "rule": "self.min <= self.max",
+            "message": "warm.min must be less than or equal to warm.max",
+            "fieldPath": ".min",
+        }
+    )
+
+    mode: Literal["fixed", "predictive"] = Field(
+        default="fixed",
+        description=(
+            "fixed: keep warmWorkers idle. predictive: keep enough idle workers for the calls"
+            " expected within one pod start, from the measured arrival rate and pod start."
+        ),
+    )
+    coverage: float = Field(
+        default=0.999,
+        ge=0.5,
+        le=0.9999,
+        description="predictive: the share of calls that should find an idle worker.",
+    )
+    minimum: int = Field(
+        default=1, ge=0, le=1000, alias="min", description="predictive: fewest idle workers."
+    )
+    maximum: int = Field(
+        default=50, ge=0, le=1000, alias="max", description="predictive: most idle workers."
+    )
+
+
 class Scaling(Model):
     """Worker fleet sizing."""
 
@@ -168,12 +200,22 @@ class Scaling(Model):
         default=1, ge=1, le=100, description="Concurrent calls per worker pod; 1 = a pod per call."
     )
     warm_workers: int = Field(
-        default=1, ge=0, le=1000, description="Idle workers kept ready beyond active calls."
+        default=1,
+        ge=0,
+        le=1000,
+        description="Idle workers kept ready beyond active calls (warm.mode fixed).",
+    )
+    warm: WarmPool | None = Field(
+        default=None, description="Warm pool mode; absent means fixed at warmWorkers."
     )
     min_workers: int = Field(default=0, ge=0, le=1000, description="Fewest workers.")
     max_workers: int = Field(default=10, ge=1, le=1000, description="Most workers.")
     scale_down_delay: Duration = Field(
-        default="30s", description="How long a worker stays idle before it may be removed."
+        default="30s",
+        description=(
+            "How long a worker stays idle before it may be removed (predictive warm pool: at"
+            " least one measured pod start)."
+        ),
     )
 
 
@@ -267,6 +309,19 @@ class Workers(Model):
     busy: int = Field(default=0, description="Workers at capacity.")
 
 
+class WarmStatus(Model):
+    """The warm pool as the scaler last sized it."""
+
+    mode: str = Field(description="fixed or predictive.")
+    target: int = Field(default=0, description="Idle workers the scaler keeps.")
+    arrivals_per_minute: str | None = Field(
+        default=None, description="predictive: the estimated call arrival rate (2 digits)."
+    )
+    pod_start: str | None = Field(
+        default=None, description="predictive: the pod start it covers (p90, creation->Ready)."
+    )
+
+
 class VoiceAgentStatus(Model):
     """Observed state of a VoiceAgent."""
 
@@ -284,6 +339,7 @@ class VoiceAgentStatus(Model):
     )
     active_calls: int = Field(default=0, description="Calls in progress.")
     workers: Workers | None = Field(default=None, description="Worker fleet counts.")
+    warm: WarmStatus | None = Field(default=None, description="What the warm pool is sized from.")
 
 
 class VoiceAgent(Model):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from switchboard.scaling.policy import (
     BUSY_COST_PER_CALL,
     Decision,
+    PredictiveWarm,
     ScalingParams,
     WorkerState,
     decide,
@@ -15,6 +16,7 @@ from switchboard.scaling.policy import (
 __all__ = [
     "BUSY_COST_PER_CALL",
     "Decision",
+    "PredictiveWarm",
     "ScalingParams",
     "WorkerState",
     "decide",

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from switchboard.api.common import parse_duration
 from switchboard.api.voiceagent import Scaling
+from switchboard.scaling.rate import EventRate
+from switchboard.scaling.warm import next_drop_s, warm_target
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
@@ -16,6 +18,31 @@ BUSY_COST_PER_CALL = 1_000_000
 # While a scale-down is held for a busy worker that is not ready, look again this often: its
 # readiness returning and its call ending are events, but its report going stale is not.
 HOLD_RECHECK_S = 5.0
+# A predictive pool covers the arrivals of one pod start plus the decision before it (the
+# scaler's target is <= 1 s p95 from a report to the replica write).
+REACTION_S = 1.0
+# Predictive mode keeps an idle surplus of this many standard deviations of the net demand
+# swing of one pod start (see `decide`).
+BAND_Z = 1.0
+
+
+@dataclass(frozen=True)
+class PredictiveWarm:
+    """`scaling.warm` in predictive mode: idle workers for the calls of one pod start.
+
+    The pool covers the arrivals expected within one pod start (at the estimated arrival rate)
+    with probability `coverage`, and stays within [minimum, maximum].
+    """
+
+    coverage: float
+    minimum: int
+    maximum: int
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.coverage < 1.0:
+            raise ValueError("coverage must be in (0, 1)")
+        if not 0 <= self.minimum <= self.maximum:
+            raise ValueError("warm minimum must be >= 0 and <= maximum")
 
 
 @dataclass(frozen=True)
@@ -33,6 +60,8 @@ class ScalingParams:
     max_workers: int
     scale_down_delay_s: float
     pod_start_s: float = 0.0
+    # None: the fixed pool of `warm_workers`; else sized from the arrival rate.
+    predictive: PredictiveWarm | None = None
 
     def __post_init__(self) -> None:
         if self.calls_per_worker < 1:
@@ -52,6 +81,11 @@ class ScalingParams:
             max_workers=scaling.max_workers,
             scale_down_delay_s=parse_duration(scaling.scale_down_delay).total_seconds(),
             pod_start_s=pod_start_s,
+            predictive=(
+                PredictiveWarm(warm.coverage, warm.minimum, warm.maximum)
+                if (warm := scaling.warm) is not None and warm.mode == "predictive"
+                else None
+            ),
         )
 
 
@@ -96,12 +130,29 @@ class Decision:
     ready: int = 0
     surge: int = 0
     held_by: tuple[str, ...] = ()
+    warm_target: int = 0
+    arrival_rate: float = 0.0
 
 
-def desired_workers(active_calls: int, p: ScalingParams) -> int:
-    """clamp(ceil((active_calls + warm_workers) / calls_per_worker), min_workers, max_workers)."""
-    needed = math.ceil((max(0, active_calls) + p.warm_workers) / p.calls_per_worker)
+def desired_workers(active_calls: int, p: ScalingParams, warm: int | None = None) -> int:
+    """clamp(ceil((active_calls + warm) / calls_per_worker), min_workers, max_workers), where
+    `warm` defaults to the fixed `warm_workers`."""
+    pool = p.warm_workers if warm is None else warm
+    needed = math.ceil((max(0, active_calls) + pool) / p.calls_per_worker)
     return max(p.min_workers, min(p.max_workers, needed))
+
+
+def warm_pool(
+    p: ScalingParams, arrivals: EventRate | None, ends: EventRate | None, now: float
+) -> tuple[int, float]:
+    """(idle workers to keep, the arrival rate it is sized from, calls/s) at `now`."""
+    horizon = p.pod_start_s + REACTION_S
+    rate = arrivals.rate(now, horizon) if arrivals is not None else 0.0
+    w = p.predictive
+    if w is None:
+        return p.warm_workers, rate
+    freed = ends.floor_rate(now, horizon) if ends is not None else 0.0
+    return warm_target(rate, horizon, w.coverage, w.minimum, w.maximum, freed), rate
 
 
 def deletion_costs(workers: Sequence[WorkerState], now: float) -> dict[str, int]:
@@ -138,6 +189,46 @@ def _idle_age(w: WorkerState, now: float) -> float | None:
     return max(0.0, now - w.idle_since)
 
 
+def _idle_threshold(p: ScalingParams, starting: bool) -> float:
+    """How long a worker must have been idle before a scale-down may remove it."""
+    threshold = p.scale_down_delay_s
+    if p.predictive is not None:
+        # Keeping an idle worker for one pod start costs what starting another would: below
+        # that, removing one the pool may soon need again is a loss (ski rental's break-even).
+        threshold = max(threshold, p.pod_start_s)
+    return 2 * threshold if starting else threshold
+
+
+def _scale_down_floor(p: ScalingParams, raw: int, rate: float) -> int:
+    """The fewest workers a scale-down may leave: `raw`, plus a band in predictive mode.
+
+    Calls start and end at about the same rate, so the idle surplus wanders by about
+    sqrt(2 * rate * horizon) within one pod start: removing what such a swing soon needs again
+    means starting it again, one pod start each time. The band keeps that much.
+    """
+    if p.predictive is None:
+        return raw
+    band = math.ceil(BAND_Z * math.sqrt(2 * rate * (p.pod_start_s + REACTION_S)))
+    return min(p.max_workers, raw + math.ceil(band / p.calls_per_worker))
+
+
+def _pool_drop_s(
+    p: ScalingParams, arrivals: EventRate | None, ends: EventRate | None, now: float
+) -> float | None:
+    """Seconds until a predictive pool shrinks if nothing arrives (None: it will not)."""
+    if p.predictive is None or arrivals is None:
+        return None
+    w, horizon = p.predictive, p.pod_start_s + REACTION_S
+    return next_drop_s(
+        lambda dt: arrivals.rate(now + dt, horizon),
+        horizon,
+        w.coverage,
+        w.minimum,
+        w.maximum,
+        ends.floor_rate(now, horizon) if ends is not None else 0.0,
+    )
+
+
 def decide(
     workers: Sequence[WorkerState],
     current_replicas: int,
@@ -145,6 +236,8 @@ def decide(
     now: float,
     pending_calls: int = 0,
     recent_starts: Sequence[float] = (),
+    arrivals: EventRate | None = None,
+    ends: EventRate | None = None,
 ) -> Decision:
     """One scaling evaluation; call it on every call start or end, pod change and at recheck.
 
@@ -184,22 +277,33 @@ def decide(
       ReplicaSet removes not-ready pods first, so any scale-down then could pick that busy pod
       and cut its calls, deletion cost or not. Unlike the bound above, this one does not
       expire: a call ends by maxCallDuration, and a silent worker's report goes stale.
+    - Predictive mode (`p.predictive`, `scaling.warm.mode: predictive`): the warm pool is not
+      `warm_workers` but `warm_pool`: the idle workers that serve `coverage` of the calls
+      arriving within one pod start (plus `REACTION_S`), at the rate `arrivals` estimates, less
+      the workers that calls ending at the `ends` rate free meanwhile. That pool covers the
+      pod start itself, so there is no surge term. An idle worker stays for at least one pod
+      start, and a band of sqrt(2 * rate * horizon) idle workers beyond `raw_desired` is kept:
+      removing a worker that the next swing of demand needs again costs a pod start.
+      `recheck_after_s` includes the moment the decaying estimate lowers the pool.
     - The result is never above `max_workers` nor below `min_workers`. (Lowering maxWorkers below
       the busy workers does remove busy pods; they drain their calls within the grace period.)
     """
     live = [w for w in workers if not w.terminating]
     ready = [w for w in live if w.ready]
     demand = sum(w.active_calls for w in live) + max(0, pending_calls)
-    surging = [t for t in recent_starts if t > now - p.pod_start_s] if p.pod_start_s > 0 else []
+    # A predictive pool already covers the calls of one pod start: no surge on top of it.
+    surge_on = p.pod_start_s > 0 and p.predictive is None
+    surging = [t for t in recent_starts if t > now - p.pod_start_s] if surge_on else []
     surge = len(surging)
-    raw = desired_workers(demand + surge, p)
+    warm, rate = warm_pool(p, arrivals, ends, now)
+    raw = desired_workers(demand + surge, p, warm)
 
     ages = [a for a in (_idle_age(w, now) for w in live) if a is not None]
-    threshold = p.scale_down_delay_s
-    if any(not w.ready for w in live):
-        threshold = 2 * p.scale_down_delay_s
+    threshold = _idle_threshold(p, starting=any(not w.ready for w in live))
     eligible = sum(1 for a in ages if a >= threshold)
-    desired = raw if raw >= current_replicas else max(raw, current_replicas - eligible)
+    floor = _scale_down_floor(p, raw, rate)
+    desired = raw if raw >= current_replicas else max(floor, current_replicas - eligible)
+    desired = min(desired, max(raw, current_replicas))  # the band holds workers, never adds
     held_by: tuple[str, ...] = ()
     if desired < current_replicas:
         held_by = tuple(w.name for w in live if w.active_calls > 0 and not w.ready)
@@ -212,6 +316,9 @@ def decide(
         waits.append(max(0.0, min(surging) + p.pod_start_s - now))
     if held_by:
         waits.append(HOLD_RECHECK_S)
+    drop = _pool_drop_s(p, arrivals, ends, now)
+    if drop is not None:  # the pool shrinks with no event to say so: look again then
+        waits.append(drop)
     recheck = min(waits) if waits else None
 
     busy = sum(1 for w in ready if w.active_calls >= p.calls_per_worker)
@@ -226,4 +333,6 @@ def decide(
         ready=len(ready),
         surge=surge,
         held_by=held_by,
+        warm_target=warm,
+        arrival_rate=rate,
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from switchboard.locks import LockRegistry
 from switchboard.metrics import DecisionClock
 from switchboard.names import POD_DELETION_COST
 from switchboard.scaling import WorkerState
+from switchboard.scaling.rate import EventRate
 from switchboard.voiceagent.status import SpecOutcome
 
 # A worker that has not reported for this long (3 missed heartbeats) is not trusted.
@@ -76,11 +78,19 @@ class AgentFleet:
     reports: dict[str, tuple[WorkerReport, float]] = field(default_factory=dict)
     # When calls started (from report increments): the scaler's arrival-surge signal.
     starts: deque[float] = field(default_factory=lambda: deque(maxlen=1024))
+    # The same call starts, and the call ends, as rates on several time scales: the predictive
+    # warm pool's signal. Observed from when this fleet was created (start-up bias correction).
+    arrivals: EventRate = field(default_factory=lambda: EventRate(origin=time.monotonic()))
+    ends: EventRate = field(default_factory=lambda: EventRate(origin=time.monotonic()))
     pod_starts: deque[float] = field(default_factory=lambda: deque(maxlen=32))
     idle_since: dict[str, float] = field(default_factory=dict)
     last_status: dict[str, Any] | None = None  # as stored: what the next status is diffed to
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     recheck: asyncio.TimerHandle | None = None
+    # Set while a rescale waits for `lock`: later triggers coalesce into it (scaler.rescale),
+    # and `waiting_since` keeps their arrival times for the decision latency metric.
+    rescale_queued: bool = False
+    waiting_since: list[tuple[DecisionClock, float]] = field(default_factory=list)
     # Since when this replica serves the VoiceAgent (None: it does not, e.g. a paused peering
     # standby, whose view goes stale). Until every live worker has had time to report
     # (REPORT_TTL_S) after that, a silent pod may be busy, so nothing is scaled down.
@@ -110,6 +120,10 @@ class AgentFleet:
         # At most a deque's worth, whatever the count says: memory never follows the input.
         started = min(max(0, report.active_calls - before), self.starts.maxlen or 0)
         self.starts.extend(itertools.repeat(now, started))
+        if started:
+            self.arrivals.observe(now, started)
+        elif same_process and report.active_calls < before:
+            self.ends.observe(now, before - report.active_calls)
         while self.starts and self.starts[0] < now - STARTS_WINDOW_S:
             self.starts.popleft()
         self.reports[report.pod] = (report, now)

@@ -43,10 +43,32 @@ class SpecOutcome:
         return True, self.reason, self.message
 
 
+def warm_status(decision: Decision, params: ScalingParams) -> dict[str, object]:
+    """status.warm: the pool the decision kept, and in predictive mode what sized it.
+
+    The rate is rounded to two significant digits and the pod start to the second, so the
+    status changes with the traffic, not with every report's decimals."""
+    if params.predictive is None:
+        return {"mode": "fixed", "target": decision.warm_target}
+    return {
+        "mode": "predictive",
+        "target": decision.warm_target,
+        "arrivalsPerMinute": f"{float(f'{decision.arrival_rate * 60:.2g}'):g}",
+        "podStart": f"{round(params.pod_start_s)}s",
+    }
+
+
 def compose_status(
-    spec: SpecOutcome, decision: Decision, previous: Sequence[Condition], now: datetime
+    spec: SpecOutcome,
+    decision: Decision,
+    previous: Sequence[Condition],
+    now: datetime,
+    params: ScalingParams | None = None,
 ) -> VoiceAgentStatus:
-    """The status for `spec` and `decision`; `previous` keeps unchanged transition times."""
+    """The status for `spec` and `decision`; `previous` keeps unchanged transition times.
+
+    `params` are the parameters the decision was made with (the spec's plus the measured pod
+    start); they default to the spec's."""
     gen = spec.generation
 
     def put(conds: list[Condition], type_: str, ok: bool, reason: str, msg: str) -> list[Condition]:
@@ -82,6 +104,7 @@ def compose_status(
                 "idle": decision.idle,
                 "busy": decision.busy,
             },
+            "warm": warm_status(decision, spec.params if params is None else params),
         }
     )
 

@@ -1,0 +1,94 @@
+"""The predictive warm pool on the real control plane: a burst of calls raises the pool at once,
+and a quiet period lowers it again with no event to trigger it.
+
+Worker pods are kwok fakes, so the test plays the workers: each "call" is a report from a
+worker process that is not a pod (a local worker), which the operator counts like any other.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+
+import pytest
+from switchboard.livekit.client import LiveKitEndpoint
+
+from tests.support.kube import Kube, wait_for
+from tests.support.voiceagent_stack import Factory, Stack
+
+pytestmark = [pytest.mark.k8s, pytest.mark.livekit, pytest.mark.usefixtures("kube_crds")]
+
+PREDICTIVE = {"warm": {"mode": "predictive", "coverage": 0.999, "min": 1, "max": 40}}
+BURST = 60
+
+
+@pytest.fixture
+def stack(kube: Kube, livekit_endpoint: LiveKitEndpoint, operator_factory: Factory) -> Stack:
+    return Stack(operator_factory, livekit_endpoint, kube)
+
+
+class ReplicaLog:
+    """Polls the Deployment's replicas in a thread: (monotonic time, replicas) samples."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack, self.samples, self.stop = stack, [(time.monotonic(), 0)], threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.samples.append((time.monotonic(), self.stack.replicas("desk")))
+            time.sleep(0.02)
+
+    def first_at_least(self, replicas: int, after: float) -> float | None:
+        return next((t for t, r in self.samples if t >= after and r >= replicas), None)
+
+
+def warm(stack: Stack) -> dict:
+    return (stack.va("desk").get("status") or {}).get("warm") or {}
+
+
+async def test_a_burst_raises_the_pool_and_quiet_lowers_it(stack: Stack) -> None:
+    stack.warm_worker(maxWorkers=BURST + 30, scaleDownDelay="1s", **PREDICTIVE)
+    wait_for(lambda: warm(stack).get("mode") == "predictive", "status.warm")
+    assert warm(stack)["target"] == 1  # no traffic yet: warm.min
+
+    # A burst: BURST calls within a second or two, each on a local worker (not a pod).
+    log = ReplicaLog(stack)
+    log.thread.start()
+    sent = []
+    try:
+        for k in range(BURST):
+            sent.append(time.monotonic())
+            assert stack.report("desk", f"local-{k}", 1) == 200
+        # The timeouts are hang guards: the report -> replicas latency is printed, not asserted.
+        wait_for(lambda: stack.replicas("desk") >= BURST + 2, "replicas: calls + pool", 90)
+    finally:
+        log.stop.set()
+        log.thread.join()
+    status = warm(stack)
+    assert status["target"] > 1 and float(status["arrivalsPerMinute"]) >= 60, status
+    # How long each report took to show in the replicas (calls so far + at least warm.min).
+    lags = [at - t for k, t in enumerate(sent) if (at := log.first_at_least(k + 2, t))]
+    assert len(lags) == BURST
+    lags.sort()
+    print(
+        f"report -> replicas: p50 {statistics.median(lags):.3f} s, "
+        f"p95 {lags[int(0.95 * (len(lags) - 1))]:.3f} s over {len(lags)} reports"
+    )
+
+    # The calls end and nothing arrives: with no event to trigger it, the operator wakes up as
+    # the estimate decays and lowers the pool; the replicas follow.
+    for k in range(BURST):
+        assert stack.report("desk", f"local-{k}", 0) == 200
+    peak_target = status["target"]
+
+    def lowered() -> int | None:
+        stack.heartbeat()
+        target = warm(stack).get("target", peak_target)
+        return target if target < peak_target else None
+
+    peak_replicas = stack.replicas("desk")
+    lower = wait_for(lowered, "a lower warm target after a quiet period", 150)
+    assert lower >= 1
+    wait_for(lambda: stack.heartbeat() or stack.replicas("desk") < peak_replicas, "scale-down", 60)
