@@ -1,0 +1,127 @@
+"""livekit tier: a Twilio Media Stream through the gateway reaches a real agent and back."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+import pytest
+from livekit import api, rtc
+from switchboard_agent.local import FliteTTS, PocketsphinxSTT
+
+from devstack.livekit import LiveKitStack
+from tests.fixtures.gateway import GatewayFactory
+from tests.support.agent_caller import caller_token, transcribe
+from tests.support.agent_livekit import WorkerFactory
+from tests.support.carriers import CarrierCall
+from tests.support.gateway_proc import ProviderKeys
+
+pytestmark = pytest.mark.livekit
+
+HOURS_WORDS = ("open", "nine", "five", "monday", "friday")
+
+
+def twilio_call(gw_url: str, keys: ProviderKeys, provider: str = "twilio") -> CarrierCall:
+    return CarrierCall(provider, gw_url, "default", "front-desk", keys.secret(provider))
+
+
+async def room_of(lkapi: api.LiveKitAPI, call_id: str, timeout: float = 10) -> str:
+    """The room whose caller participant carries `call_id` (as the worker would see it)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        for room in (await lkapi.room.list_rooms(api.ListRoomsRequest())).rooms:
+            resp = await lkapi.room.list_participants(api.ListParticipantsRequest(room=room.name))
+            if any(p.attributes.get("sip.callID") == call_id for p in resp.participants):
+                return room.name
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no room has a participant for call {call_id}")
+
+
+async def test_twilio_stream_conversation(
+    livekit_server: LiveKitStack,
+    agent_worker: WorkerFactory,
+    gateway: GatewayFactory,
+    provider_keys: ProviderKeys,
+    lkapi: api.LiveKitAPI,
+) -> None:
+    worker = agent_worker()
+    gw = gateway(worker.config["agentName"])
+    stt, tts = PocketsphinxSTT(), FliteTTS()
+    call = await twilio_call(gw.url, provider_keys).dial()
+    try:
+        greeting = await call.next_heard()
+        heard = transcribe(greeting.pcm16k, stt)
+        assert "thank you" in heard or "calling" in heard, heard
+
+        # the caller participant carries what the worker reads for a phone caller
+        room = await room_of(lkapi, call.call_id)
+        parts = await lkapi.room.list_participants(api.ListParticipantsRequest(room=room))
+        caller = next(p for p in parts.participants if p.attributes.get("sip.callID"))
+        assert caller.attributes["sip.phoneNumber"] == call.caller
+        assert caller.attributes["sip.trunkPhoneNumber"] == call.called
+        assert caller.attributes["switchboard.channel"] == "twilio"
+        assert caller.attributes["switchboard.streamID"] == call.stream_id
+        assert call.caller not in room
+
+        # DTMF reaches the room as LiveKit DTMF
+        spy = rtc.Room()
+        digits: asyncio.Queue[str] = asyncio.Queue()
+        spy.on("sip_dtmf_received", lambda ev: digits.put_nowait(ev.digit))
+        key, secret = livekit_server.api_key, livekit_server.api_secret
+        await spy.connect(livekit_server.url, caller_token(key, secret, room, "spy"))
+        await call.dtmf("5")
+        await call.dtmf("#")
+        assert [await asyncio.wait_for(digits.get(), 10) for _ in range(2)] == ["5", "#"]
+        await spy.disconnect()
+
+        await call.say(await tts.synthesize_pcm16("What are your opening hours?"))
+        answer = await call.next_heard()
+        heard = transcribe(answer.pcm16k, stt)
+        assert sum(w in heard for w in HOURS_WORDS) >= 2, heard
+
+        # protocol: only media/mark (no clear without a barge-in), Twilio's exact shapes
+        media = [m for m in call.received if m["event"] == "media"]
+        assert media and all(set(m) == {"event", "streamSid", "media", "_at"} for m in media)
+        assert all(m["streamSid"] == call.stream_id for m in call.received)
+        assert all(len(base64.b64decode(m["media"]["payload"])) == 160 for m in media)
+        assert {m["event"] for m in call.received} <= {"media", "mark"}
+        marks = [m["mark"]["name"] for m in call.received if m["event"] == "mark"]
+        assert marks and set(marks) <= set(call.marks_echoed), (marks, call.marks_echoed)
+        # paced in real time: never more than a second's worth (+ the 60 ms lead) per second
+        times = [m["_at"] for m in media]
+        for i, t in enumerate(times):
+            in_window = sum(1 for u in times[i : i + 60] if u - t < 1.0)
+            assert in_window <= 54, f"burst of {in_window} frames in 1 s at frame {i}"
+
+        # the caller hangs up: the gateway deletes the room, which ends the agent's job
+        await call.hang_up()
+        for _ in range(100):
+            rooms = (await lkapi.room.list_rooms(api.ListRoomsRequest(names=[room]))).rooms
+            if not rooms:
+                break
+            await asyncio.sleep(0.1)
+        assert not rooms, "room still open after the carrier's stop"
+        gw.wait_log("stream ended: carrier stop")
+        assert call.caller not in gw.log()
+    finally:
+        await call.close()
+
+
+async def test_twilio_agent_hangs_up(
+    agent_worker: WorkerFactory,
+    gateway: GatewayFactory,
+    provider_keys: ProviderKeys,
+) -> None:
+    """The agent's end_call deletes the room; the gateway closes the carrier's socket."""
+    worker = agent_worker()
+    gw = gateway(worker.config["agentName"])
+    tts = FliteTTS()
+    call = await twilio_call(gw.url, provider_keys).dial()
+    try:
+        await call.next_heard()
+        await call.say(await tts.synthesize_pcm16("Goodbye."))
+        await asyncio.wait_for(call.closed.wait(), 60)
+        assert call.close_code == 1000
+        gw.wait_log("stream ended: room closed")
+    finally:
+        await call.close()
