@@ -7,9 +7,10 @@ import base64
 
 import pytest
 from livekit import api, rtc
-from switchboard_agent.local import FliteTTS, PocketsphinxSTT
+from switchboard_agent.local import PocketsphinxSTT
 
 from devstack.livekit import LiveKitStack
+from devstack.sipua.audio import flite_prompt
 from tests.fixtures.gateway import GatewayFactory
 from tests.support.agent_caller import caller_token, transcribe
 from tests.support.agent_livekit import WorkerFactory
@@ -19,6 +20,7 @@ from tests.support.gateway_proc import ProviderKeys
 pytestmark = pytest.mark.livekit
 
 HOURS_WORDS = ("open", "nine", "five", "monday", "friday")
+QUESTION = "Are you open on Monday?"  # the SIP tests' question, in their caller voice
 
 
 def twilio_call(gw_url: str, keys: ProviderKeys, provider: str = "twilio") -> CarrierCall:
@@ -46,7 +48,7 @@ async def test_twilio_stream_conversation(
 ) -> None:
     worker = agent_worker()
     gw = gateway(worker.config["agentName"])
-    stt, tts = PocketsphinxSTT(), FliteTTS()
+    stt = PocketsphinxSTT()
     call = await twilio_call(gw.url, provider_keys).dial()
     try:
         greeting = await call.next_heard()
@@ -74,9 +76,7 @@ async def test_twilio_stream_conversation(
         assert [await asyncio.wait_for(digits.get(), 10) for _ in range(2)] == ["5", "#"]
         await spy.disconnect()
 
-        await call.say(await tts.synthesize_pcm16("What are your opening hours?"))
-        answer = await call.next_heard()
-        heard = transcribe(answer.pcm16k, stt)
+        heard = await call.ask(flite_prompt(QUESTION), stt)
         assert sum(w in heard for w in HOURS_WORDS) >= 2, heard
 
         # protocol: only media/mark (no clear without a barge-in), Twilio's exact shapes
@@ -87,11 +87,13 @@ async def test_twilio_stream_conversation(
         assert {m["event"] for m in call.received} <= {"media", "mark"}
         marks = [m["mark"]["name"] for m in call.received if m["event"] == "mark"]
         assert marks and set(marks) <= set(call.marks_echoed), (marks, call.marks_echoed)
-        # paced in real time: never more than a second's worth (+ the 60 ms lead) per second
+        # paced in real time: by any frame, no more frames than the time since the first
+        # allows (+ the pacer's 60 ms lead and slack). Arrival times, not gaps: this test's
+        # own loop stalls while it transcribes, which bunches arrivals but never adds any.
         times = [m["_at"] for m in media]
-        for i, t in enumerate(times):
-            in_window = sum(1 for u in times[i : i + 60] if u - t < 1.0)
-            assert in_window <= 54, f"burst of {in_window} frames in 1 s at frame {i}"
+        for j, t in enumerate(times):
+            assert j + 1 <= (t - times[0]) / 0.020 + 6, f"frame {j} arrived early"
+        assert len(times) > 100
 
         # the caller hangs up: the gateway deletes the room, which ends the agent's job
         await call.hang_up()
@@ -115,13 +117,14 @@ async def test_twilio_agent_hangs_up(
     """The agent's end_call deletes the room; the gateway closes the carrier's socket."""
     worker = agent_worker()
     gw = gateway(worker.config["agentName"])
-    tts = FliteTTS()
     call = await twilio_call(gw.url, provider_keys).dial()
     try:
         await call.next_heard()
-        await call.say(await tts.synthesize_pcm16("Goodbye."))
+        call.say(flite_prompt("Goodbye."))
         await asyncio.wait_for(call.closed.wait(), 60)
         assert call.close_code == 1000
-        gw.wait_log("stream ended: room closed")
+        gw.wait_log("stream ended: ")
+        # the agent's end_call deletes the room; whichever event reaches us first ends it
+        assert "stream ended: room closed" in gw.log() or "stream ended: agent left" in gw.log()
     finally:
         await call.close()

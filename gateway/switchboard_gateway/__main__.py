@@ -28,7 +28,8 @@ def main() -> int:
     if metrics:
         m_host, m_port = _hostport(metrics, 9464)
         start_http_server(m_port, addr=m_host)
-    web.run_app(build_app(config), host=host, port=port, print=None)
+    # no access log: stream URLs carry per-call tokens, which are credentials
+    web.run_app(build_app(config), host=host, port=port, print=None, access_log=None)
     return 0
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from livekit import api, rtc
 
@@ -23,6 +25,9 @@ ATTR_CALL_STATUS = "sip.callStatus"
 ATTR_CHANNEL = "switchboard.channel"
 ATTR_STREAM_ID = "switchboard.streamID"
 
+PUBLISH_RATE = 16000
+CHUNK_BYTES = PUBLISH_RATE // 100 * 2  # 10 ms: WebRTC's own frame
+MAX_INBOX_CHUNKS = 12  # 120 ms: the most caller audio we hold back to ride out jitter
 DTMF_CODES = {**{str(d): d for d in range(10)}, "*": 10, "#": 11, "A": 12, "B": 13, "C": 14}
 DTMF_CODES["D"] = 15
 
@@ -62,7 +67,16 @@ class RoomBridge:
         self._attributes = attributes
         self._events = events
         self.room = rtc.Room()
-        self._source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=200)
+        # Published at 16 kHz in 10 ms frames: an 8 kHz source came out of LiveKit garbled
+        # for the agent's STT (measured: 0 of 4 flite questions recognised, against 4 of 6).
+        self._source = rtc.AudioSource(PUBLISH_RATE, 1, queue_size_ms=50)
+        self._upsample = rtc.AudioResampler(
+            SAMPLE_RATE, PUBLISH_RATE, num_channels=1, quality=rtc.AudioResamplerQuality.VERY_HIGH
+        )
+        self._pending = b""
+        self._inbox: collections.deque[bytes] = collections.deque()
+        self.underruns = 0  # 10 ms chunks of silence sent because no caller audio had come
+        self.dropped = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._agent_state = ""
         self._agent_seen = False
@@ -97,12 +111,40 @@ class RoomBridge:
         track = rtc.LocalAudioTrack.create_audio_track("caller", self._source)
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
         await self.room.local_participant.publish_track(track, options)
+        self._spawn(self._publish(), "caller-audio")
 
-    async def push_caller(self, pcm: bytes) -> None:
-        """Publish caller audio (8 kHz s16le, any whole number of samples)."""
+    def push_caller(self, pcm: bytes) -> None:
+        """Queue caller audio (8 kHz s16le) for the publisher, in 10 ms chunks at 16 kHz."""
         samples = len(pcm) // 2
-        if samples:
-            await self._source.capture_frame(rtc.AudioFrame(pcm, SAMPLE_RATE, 1, samples))
+        if not samples:
+            return
+        frames = self._upsample.push(rtc.AudioFrame(pcm, SAMPLE_RATE, 1, samples))
+        self._pending += b"".join(bytes(f.data) for f in frames)
+        while len(self._pending) >= CHUNK_BYTES:
+            self._inbox.append(self._pending[:CHUNK_BYTES])
+            self._pending = self._pending[CHUNK_BYTES:]
+        while len(self._inbox) > MAX_INBOX_CHUNKS:
+            self._inbox.popleft()  # the carrier ran ahead (a burst after a stall): catch up
+            self.dropped += 1
+
+    async def _publish(self) -> None:
+        """Keep the source's queue full, clocked by LiveKit's real-time consumer.
+
+        Pushing frames as they arrive from the socket let every late frame become a gap
+        in the agent's audio (the agent's STT then misheard flite questions). Here the
+        native queue's backpressure paces us; a late frame costs one chunk of silence,
+        and the frames behind it wait in the inbox, which absorbs the next jitter as well.
+        """
+        silence = bytes(CHUNK_BYTES)
+        while True:
+            if self._inbox:
+                chunk = self._inbox.popleft()
+            else:
+                chunk = silence
+                self.underruns += 1
+            await self._source.capture_frame(
+                rtc.AudioFrame(chunk, PUBLISH_RATE, 1, CHUNK_BYTES // 2)
+            )
 
     async def dtmf(self, digit: str) -> None:
         code = DTMF_CODES.get(digit.upper())
@@ -164,9 +206,12 @@ class RoomBridge:
             track.kind == rtc.TrackKind.KIND_AUDIO
             and participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
         ):
-            task = asyncio.create_task(self._pull(track), name=f"agent-audio-{self.room_name}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._pull(track), "agent-audio")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=f"{name}-{self.room_name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _pull(self, track: rtc.Track) -> None:
         # livekit resamples 48 kHz Opus to 8 kHz mono and cuts it into 20 ms frames for us

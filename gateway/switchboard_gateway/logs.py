@@ -11,8 +11,9 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 class KeyValueFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
+        # only our own loggers' extras: they are hashed; a library's may hold anything
         extras = {k: v for k, v in vars(record).items() if k not in _STANDARD}
-        if extras:
+        if extras and record.name.startswith("switchboard"):
             line += " " + " ".join(f"{k}={v}" for k, v in sorted(extras.items()))
         return line
 

@@ -108,6 +108,7 @@ class StreamSession:
         finally:
             carrier_left = not reason.startswith(("room closed", "agent left"))
             if self._bridge is not None:
+                self._log["underruns"] = str(self._bridge.underruns)
                 await self._bridge.close(delete_room=carrier_left)
             if not self._ws.closed:
                 code = 1000 if not reason.startswith("protocol error") else 1003
@@ -206,7 +207,7 @@ class StreamSession:
                 pcm = mulaw.decode(event.payload)
                 if _rms(pcm) > CALLER_SPEECH_RMS:
                     self._last_caller_speech = loop.time()
-                await self._bridge.push_caller(pcm)
+                self._bridge.push_caller(pcm)
             elif isinstance(event, Dtmf):
                 logger.info("dtmf", extra=self._log)
                 await self._bridge.dtmf(event.digit)

@@ -24,6 +24,8 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from switchboard_gateway import mulaw, signatures
 
+from devstack.sipua.rtp import resample
+
 FRAME = mulaw.FRAME_SAMPLES
 SILENCE_FRAME = bytes([mulaw.SILENCE]) * FRAME
 SPEECH_RMS = 300.0
@@ -127,7 +129,10 @@ class CarrierCall:
         await self.connect(url, params)
         return self
 
-    async def connect(self, url: str, params: dict[str, str], start: bool = True) -> None:
+    async def connect(
+        self, url: str, params: dict[str, str], start: bool = True, mic: bool = True
+    ) -> None:
+        """Open the socket; `start`: send the opening messages; `mic`: stream the caller."""
         self._ws = await self._client().ws_connect(url, autoping=True)
         self._started = time.monotonic()
         if start:
@@ -135,9 +140,10 @@ class CarrierCall:
                 await self.send(message)
         self._tasks += [
             asyncio.create_task(self._receive()),
-            asyncio.create_task(self._mic_pump()),
             asyncio.create_task(self._speaker()),
         ]
+        if mic:
+            self._tasks.append(asyncio.create_task(self._mic_pump()))
 
     def opening(self, params: dict[str, str]) -> list[dict[str, Any]]:
         if self.provider == "twilio":
@@ -282,10 +288,9 @@ class CarrierCall:
         assert self._ws is not None
         await self._ws.send_json(message)
 
-    async def say(self, pcm16k: bytes) -> None:
-        """Queue 16 kHz speech (flite) for the mic; it is sent as 8 kHz μ-law in real time."""
-        pcm8k = np.frombuffer(pcm16k, dtype="<i2")[::2].astype("<i2").tobytes()
-        ulaw = mulaw.encode(pcm8k)
+    def say(self, pcm8k: np.ndarray) -> None:
+        """Queue 8 kHz speech (devstack's flite_prompt, as the SIP UA speaks) for the mic."""
+        ulaw = mulaw.encode(pcm8k.astype("<i2").tobytes())
         for i in range(0, len(ulaw), FRAME):
             self._mic.put_nowait(ulaw[i : i + FRAME].ljust(FRAME, bytes([mulaw.SILENCE])))
         self._mic.put_nowait(b"")  # marks the end of this utterance
@@ -319,6 +324,20 @@ class CarrierCall:
 
     async def next_heard(self, timeout: float = 90) -> Heard:
         return await asyncio.wait_for(self.heard.get(), timeout)
+
+    async def ask(self, prompt: np.ndarray, stt: Any, tries: int = 4) -> str:
+        """Say `prompt` until the agent's reply is not its fallback; returns the transcript.
+
+        As the SIP tests do: flite through μ-law and Opus is not always heard right by
+        pocketsphinx, and a misheard question gets the script's fallback.
+        """
+        heard = ""
+        for _ in range(tries):
+            self.say(prompt)
+            heard = stt.transcribe_pcm16((await self.next_heard()).pcm16k).lower()
+            if not {"sorry", "help", "catch"} & set(heard.split()):
+                return heard
+        return heard
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -423,6 +442,6 @@ class CarrierCall:
     def _flush(self) -> None:
         if self._current:
             pcm8k = np.frombuffer(b"".join(self._current), dtype="<i2")
-            pcm16k = np.repeat(pcm8k, 2).astype("<i2").tobytes()  # pocketsphinx wants 16 kHz
+            pcm16k = resample(pcm8k, 8000, 16000).astype("<i2").tobytes()  # pocketsphinx: 16 kHz
             self.heard.put_nowait(Heard(pcm16k, self._first))
             self._current = []
