@@ -128,3 +128,50 @@ async def test_twilio_agent_hangs_up(
         assert "stream ended: room closed" in gw.log() or "stream ended: agent left" in gw.log()
     finally:
         await call.close()
+
+
+LONG = (
+    "We are open from nine in the morning to five in the evening, Monday to Friday, "
+    "and from ten to two on Saturdays. On Sundays and public holidays we are closed."
+)
+
+
+async def test_twilio_barge_in_sends_one_clear(
+    agent_worker: WorkerFactory, gateway: GatewayFactory, provider_keys: ProviderKeys
+) -> None:
+    """The caller talks over a long answer: the agent stops and the gateway sends one clear."""
+    script = {
+        "intents": [{"name": "hours", "keywords": ["open", "hours", "monday"], "reply": LONG}],
+        "fallback": LONG,  # misheard or not, the reply is long enough to talk over
+    }
+    pipeline = {
+        "stt": {"provider": "pocketsphinx", "language": "en-US"},
+        "llm": {"provider": "scripted", "script": script},
+        "tts": {"provider": "flite", "voice": "slt"},
+    }
+    worker = agent_worker(pipeline=pipeline)
+    gw = gateway(worker.config["agentName"])
+    call = await twilio_call(gw.url, provider_keys).dial()
+    try:
+        await call.next_heard()  # the greeting (not interruptible by this agent's design)
+        await asyncio.sleep(1.0)
+        call.speech.clear()
+        call.say(flite_prompt(QUESTION))
+        await asyncio.wait_for(call.speech.wait(), 60)  # the long answer starts playing
+        await asyncio.sleep(0.8)
+        call.say(flite_prompt(QUESTION))  # ... and the caller talks over it
+        for _ in range(150):
+            if any(m["event"] == "clear" for m in call.received):
+                break
+            await asyncio.sleep(0.1)
+        clears = [m for m in call.received if m["event"] == "clear"]
+        assert len(clears) == 1, [m["event"] for m in call.received if m["event"] != "media"]
+        assert clears[0] == {"event": "clear", "streamSid": call.stream_id, "_at": clears[0]["_at"]}
+        # after the clear, no more of the interrupted answer: the next answer starts anew
+        interrupted = await call.next_heard()
+        assert interrupted.started_at < clears[0]["_at"]
+        await call.next_heard()  # the answer to the interrupting question
+        assert sum(m["event"] == "clear" for m in call.received) == 1
+        gw.wait_log("barge-in: clear")
+    finally:
+        await call.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import warnings
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -342,5 +344,10 @@ def test_config_rejects_duplicate_routes_and_hashes_like_the_agent() -> None:
         GatewayConfig.model_validate({**base, "routes": [route, route]})
     config = GatewayConfig.model_validate({**base, "routes": [route]})
     assert config.ws_base() == "wss://gw.example.com"
-    assert config.hash("+15550100200").startswith("hmac-sha256:")
+    assert config.hash("+15550100200", "ns").startswith("hmac-sha256:")
+    # with the operator's root key: the same tag the worker of that namespace computes
+    rooted = GatewayConfig.model_validate({**base, "routes": [route], "piiRootKey": "root"})
+    ns_key = hmac.new(b"root", b"pii\x00ns", hashlib.sha256).hexdigest()
+    digest = hmac.new(ns_key.encode(), b"+15550100200", hashlib.sha256).hexdigest()[:16]
+    assert rooted.hash("+15550100200", "ns") == "hmac-sha256:" + digest
     assert "test-key" not in repr(config)

@@ -19,7 +19,8 @@ ENV_PUBLIC_URL = "SWITCHBOARD_GATEWAY_PUBLIC_URL"
 ENV_LISTEN = "SWITCHBOARD_GATEWAY_LISTEN"
 ENV_METRICS_LISTEN = "SWITCHBOARD_METRICS_LISTEN"
 ENV_STREAM_KEY = "SWITCHBOARD_GATEWAY_STREAM_KEY"
-ENV_PII_HASH_KEY = "SWITCHBOARD_PII_HASH_KEY"  # the same key the agent workers hash with
+ENV_PII_HASH_KEY = "SWITCHBOARD_PII_HASH_KEY"  # one key for every route (tests, one tenant)
+ENV_PII_ROOT_KEY = "SWITCHBOARD_PII_ROOT_KEY"  # the operator's root: per-namespace keys
 
 
 class _Model(BaseModel):
@@ -71,6 +72,7 @@ class GatewayConfig(_Model):
     routes: list[Route] = Field(default_factory=list)
     stream_key: SecretStr = Field(alias="streamKey")
     hash_key: SecretStr = Field(alias="hashKey")
+    pii_root_key: SecretStr | None = Field(default=None, alias="piiRootKey")
     max_message_bytes: int = Field(default=64 * 1024, alias="maxMessageBytes", gt=0)
     idle_timeout: float = Field(default=10.0, alias="idleTimeout", gt=0)
     # caller energy within this window makes an agent stop a barge-in (see session.py)
@@ -92,11 +94,17 @@ class GatewayConfig(_Model):
         base = self.public_url.rstrip("/")
         return "wss://" + base[8:] if base.startswith("https://") else "ws://" + base[7:]
 
-    def hash(self, value: str) -> str:
-        """The agent's caller hash (HMAC-SHA256, 16 hex digits), so logs correlate with it."""
-        digest = hmac.new(
-            self.hash_key.get_secret_value().encode(), value.strip().encode(), hashlib.sha256
-        ).hexdigest()
+    def hash(self, value: str, namespace: str) -> str:
+        """The agent's caller hash (HMAC-SHA256, 16 hex digits), so logs correlate with it.
+
+        With the operator's root key, the key is the one the operator gives that namespace's
+        workers (switchboard.config.pii_hash_key), so a repeat caller has one tag everywhere.
+        """
+        key = self.hash_key.get_secret_value()
+        if self.pii_root_key is not None:
+            root = self.pii_root_key.get_secret_value().encode()
+            key = hmac.new(root, b"pii\x00" + namespace.encode(), hashlib.sha256).hexdigest()
+        digest = hmac.new(key.encode(), value.strip().encode(), hashlib.sha256).hexdigest()
         return "hmac-sha256:" + digest[:16]
 
 
@@ -114,6 +122,7 @@ def load(env: Mapping[str, str] | None = None) -> GatewayConfig:
             "publicUrl": env.get(ENV_PUBLIC_URL, "http://127.0.0.1:8080"),
             "streamKey": env.get(ENV_STREAM_KEY) or secrets.token_hex(32),
             "hashKey": env.get(ENV_PII_HASH_KEY) or secrets.token_hex(32),
+            "piiRootKey": env.get(ENV_PII_ROOT_KEY) or None,
             **routes,
         }
     )

@@ -170,10 +170,11 @@ class StreamSession:
 
     async def _open(self, start: Start) -> None:
         self._stream_id = start.stream_id
+        ns = self._route.namespace
         self._log.update(
-            call=self._config.hash(start.call_id),
-            stream=self._config.hash(start.stream_id),
-            caller_number=self._config.hash(start.caller) if start.caller else "withheld",
+            call=self._config.hash(start.call_id, ns),
+            stream=self._config.hash(start.stream_id, ns),
+            caller_number=self._config.hash(start.caller, ns) if start.caller else "withheld",
         )
         attributes = {
             ATTR_CALL_ID: start.call_id,

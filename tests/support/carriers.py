@@ -56,6 +56,7 @@ class CarrierCall:
     heard: asyncio.Queue[Heard] = field(default_factory=asyncio.Queue)
     marks_echoed: list[str] = field(default_factory=list)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    speech: asyncio.Event = field(default_factory=asyncio.Event)  # agent speech began playing
     close_code: int | None = None
     first_media_at: float = 0.0
     speech_ended_at: float = 0.0
@@ -333,8 +334,15 @@ class CarrierCall:
         """
         heard = ""
         for _ in range(tries):
+            # the agent ignores speech while its own is still playing out (and during its
+            # AEC warm-up): a question that starts right after a reply can go unheard
+            await asyncio.sleep(2.0)
             self.say(prompt)
-            heard = stt.transcribe_pcm16((await self.next_heard()).pcm16k).lower()
+            try:
+                utterance = await self.next_heard(timeout=30)
+            except TimeoutError:
+                continue
+            heard = stt.transcribe_pcm16(utterance.pcm16k).lower()
             if not {"sorry", "help", "catch"} & set(heard.split()):
                 return heard
         return heard
@@ -429,6 +437,7 @@ class CarrierCall:
             if loud:
                 if not self._current:
                     self._first = time.monotonic()
+                    self.speech.set()
                 quiet = 0.0
                 self._current.append(pcm)
             elif self._current:
