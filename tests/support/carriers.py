@@ -60,6 +60,8 @@ class CarrierCall:
     close_code: int | None = None
     first_media_at: float = 0.0
     speech_ended_at: float = 0.0
+    said_at: float = 0.0  # when the first frame of the latest `say` went on the socket
+    _saying: bool = False
     _session: aiohttp.ClientSession | None = None
     _ws: aiohttp.ClientWebSocketResponse | None = None
     _seq: int = 0
@@ -371,7 +373,10 @@ class CarrierCall:
                 frame = self._mic.get_nowait()
                 if not frame:
                     self.speech_ended_at = time.monotonic()
+                    self._saying = False
                     frame = SILENCE_FRAME
+                elif not self._saying:
+                    self._saying, self.said_at = True, time.monotonic()
             with contextlib.suppress(ConnectionResetError, RuntimeError):
                 await self.send(self.media_message(frame))
             clock += 0.020
