@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -168,10 +167,6 @@ def build_app(config: GatewayConfig) -> web.Application:
         ) as client:
             app[LKAPI] = client
             yield
-            # let live sessions hang up (delete their rooms) before the client closes
-            pending = list(app[SESSIONS].values())
-            if pending:
-                await asyncio.sleep(0)
 
     app.cleanup_ctx.append(livekit_client)
     base = "/v1/{provider}/{namespace}/{name}"

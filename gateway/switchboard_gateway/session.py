@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 from aiohttp import WSMsgType, web
-from livekit import api
+from livekit import api, rtc
 
 from switchboard_gateway import metrics, mulaw
 from switchboard_gateway.bridge import (
@@ -79,6 +79,7 @@ class StreamSession:
         self._last_caller_speech = -1e9
         self._turn = 0
         self.clears_sent = 0
+        self._background: set[asyncio.Task[None]] = set()
         self._log: dict[str, str] = {"provider": dialect.name, "voiceagent": route.key}
 
     async def run(self) -> str:
@@ -105,6 +106,9 @@ class StreamSession:
             reason = end.reason
         except ProtocolError as err:
             reason = f"protocol error: {err}"
+        except (api.TwirpError, rtc.ConnectError) as err:
+            # LiveKit refused the room, the dispatch or the join: this call cannot be bridged
+            reason = f"livekit unavailable: {type(err).__name__}"
         finally:
             carrier_left = not reason.startswith(("room closed", "agent left"))
             if self._bridge is not None:
@@ -241,8 +245,10 @@ class StreamSession:
             self.clears_sent += 1
             metrics.CLEARS.labels(self._dialect.name).inc()
             logger.info("barge-in: clear (%d queued frames dropped)", dropped, extra=self._log)
+            # at once, ahead of anything queued: the pacer's queue was just emptied anyway
             task = asyncio.create_task(self._send(self._dialect.clear(self._stream_id)))
-            task.add_done_callback(lambda _t: None)
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
             return
         self._turn += 1
         self._pacer.mark(self._dialect.mark(self._stream_id, f"turn-{self._turn}"))
@@ -268,6 +274,7 @@ def _kind(reason: str) -> str:
         ("silent socket", "silent"),
         ("protocol error", "protocol_error"),
         ("token", "token"),
+        ("livekit unavailable", "livekit_unavailable"),
     ):
         if reason.startswith(prefix):
             return kind

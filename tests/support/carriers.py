@@ -339,6 +339,8 @@ class CarrierCall:
             # the agent ignores speech while its own is still playing out (and during its
             # AEC warm-up): a question that starts right after a reply can go unheard
             await asyncio.sleep(2.0)
+            while not self.heard.empty():  # the tail of an earlier reply is not the answer
+                self.heard.get_nowait()
             self.say(prompt)
             try:
                 utterance = await self.next_heard(timeout=30)
