@@ -2,7 +2,8 @@
 
 An echo participant (kind agent, so the gateway subscribes to it as it would to the agent)
 sends back whatever the caller publishes. A 200 ms tone goes round trip twice per round:
-once from a direct LiveKit participant (a 50 ms AudioSource queue, as the tests' SimCaller),
+once from a direct LiveKit participant (a 50 ms AudioSource queue, as the tests' SimCaller;
+timed from the hand-over to the SDK),
 once from the Twilio carrier double through the gateway (μ-law frames over the WebSocket,
 the gateway's jitter buffer and source, the agent track back, the real-time pacer). Both
 use the same livekit-server on loopback; the difference of the round trips is what the
@@ -73,8 +74,9 @@ async def direct_rounds(stack: LiveKitStack, rounds: int) -> list[float]:
         for _ in range(80):
             await source.capture_frame(rtc.AudioFrame(silence, RATE, 1, CHUNK))
         heard.clear()
-        # the frame reaches the wire once the 50 ms queue ahead of it has played
-        sent = time.monotonic() + source.queued_duration
+        # from the moment the tone is handed to the SDK: the direct participant's 50 ms
+        # source queue counts, as the gateway's own source queue counts on its path
+        sent = time.monotonic()
         for i in range(0, len(burst), CHUNK * 2):
             await source.capture_frame(rtc.AudioFrame(burst[i : i + CHUNK * 2], RATE, 1, CHUNK))
         for _ in range(80):

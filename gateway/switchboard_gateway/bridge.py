@@ -10,6 +10,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from livekit import api, rtc
 
 from switchboard_gateway.mulaw import FRAME_SAMPLES, SAMPLE_RATE
@@ -27,7 +28,15 @@ ATTR_STREAM_ID = "switchboard.streamID"
 
 PUBLISH_RATE = 16000
 CHUNK_BYTES = PUBLISH_RATE // 100 * 2  # 10 ms: WebRTC's own frame
+TARGET_INBOX_CHUNKS = 2  # 20 ms of margin over the source's own 50 ms queue
 MAX_INBOX_CHUNKS = 12  # 120 ms: the most caller audio we hold back to ride out jitter
+QUIET_PEAK = 300  # int16 peak below which a chunk is silence we may skip
+
+
+def quiet(pcm: bytes) -> bool:
+    return int(np.abs(np.frombuffer(pcm, dtype="<i2")).max(initial=0)) < QUIET_PEAK
+
+
 DTMF_CODES = {**{str(d): d for d in range(10)}, "*": 10, "#": 11, "A": 12, "B": 13, "C": 14}
 DTMF_CODES["D"] = 15
 
@@ -121,10 +130,15 @@ class RoomBridge:
         frames = self._upsample.push(rtc.AudioFrame(pcm, SAMPLE_RATE, 1, samples))
         self._pending += b"".join(bytes(f.data) for f in frames)
         while len(self._pending) >= CHUNK_BYTES:
-            self._inbox.append(self._pending[:CHUNK_BYTES])
-            self._pending = self._pending[CHUNK_BYTES:]
+            chunk, self._pending = self._pending[:CHUNK_BYTES], self._pending[CHUNK_BYTES:]
+            # Real-time in, real-time out: a backlog from one burst would stay for the rest
+            # of the call. Above the target depth, skip quiet chunks to win the time back.
+            if len(self._inbox) >= TARGET_INBOX_CHUNKS and quiet(chunk):
+                self.dropped += 1
+                continue
+            self._inbox.append(chunk)
         while len(self._inbox) > MAX_INBOX_CHUNKS:
-            self._inbox.popleft()  # the carrier ran ahead (a burst after a stall): catch up
+            self._inbox.popleft()  # the carrier ran far ahead (a burst after a stall)
             self.dropped += 1
 
     async def _publish(self) -> None:

@@ -23,6 +23,7 @@ from switchboard_gateway.bridge import (
     BridgeEvents,
     LiveKitSettings,
     RoomBridge,
+    quiet,
 )
 from switchboard_gateway.config import GatewayConfig, Route
 from switchboard_gateway.pacer import Pacer
@@ -44,6 +45,7 @@ from switchboard_gateway.tokens import StreamGrant
 logger = logging.getLogger("switchboard.gateway")
 
 CALLER_SPEECH_RMS = 500.0  # int16 RMS above which a caller frame counts as speech
+BACKLOG_FRAMES = 2  # 40 ms queued (beyond the pacer's lead) counts as a backlog
 
 
 class StreamEnded(Exception):
@@ -232,6 +234,10 @@ class StreamSession:
             await self._ws.send_json(message)
 
     def _agent_frame(self, pcm: bytes) -> None:
+        # as for the caller's audio: skip quiet frames while a backlog stands, or one
+        # burst from LiveKit would delay every later word of the call
+        if self._pacer.queued_frames >= BACKLOG_FRAMES and quiet(pcm):
+            return
         self._pacer.frame(mulaw.encode(pcm))
 
     def _agent_state(self, previous: str, state: str) -> None:
