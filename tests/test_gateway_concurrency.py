@@ -138,18 +138,18 @@ async def test_ten_streams_each_hear_only_their_own_audio(
         key, secret = livekit_server.api_key, livekit_server.api_secret
         bots = [await echo(livekit_server.url, key, secret, r) for r in rooms.values()]
         await asyncio.sleep(2)
-        tones = {c.call_id: 300.0 + 150 * i for i, c in enumerate(calls)}
+        tones = {c.call_id: 400.0 + 150 * i for i, c in enumerate(calls)}
         for call in calls:
             t = np.arange(8000 * 2) / 8000  # 2 s
             call.say((np.sin(2 * np.pi * tones[call.call_id] * t) * 8000).astype("<i2"))
         heard = await asyncio.gather(*(c.next_heard(timeout=30) for c in calls))
         for call, utterance in zip(calls, heard, strict=True):
             pcm8k = np.frombuffer(utterance.pcm16k, dtype="<i2")[::2].tobytes()
-            assert abs(dominant_hz(pcm8k) - tones[call.call_id]) < 20, (
-                call.call_id,
-                dominant_hz(pcm8k),
-                tones[call.call_id],
-            )
+            # the tone it hears is its own, not another stream's (Opus and two resamplers
+            # smear a pure tone a little, so: nearest of the ten, not an exact match)
+            hz = dominant_hz(pcm8k)
+            nearest = min(tones.values(), key=lambda tone: abs(tone - hz))
+            assert nearest == tones[call.call_id], (hz, tones[call.call_id])
             assert {m["streamSid"] for m in call.received} == {call.stream_id}
         print(f"\n[gateway] 10 echo streams: gateway RSS {rss_mib(gw):.0f} MiB")
     finally:
