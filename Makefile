@@ -21,7 +21,8 @@ help: ## list targets
 $(UV):
 	tools/install.sh uv
 
-$(VENV)/.synced: $(UV) pyproject.toml uv.lock operator/pyproject.toml agent/pyproject.toml
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock operator/pyproject.toml agent/pyproject.toml \
+		gateway/pyproject.toml
 	$(UV) sync --locked --python python3
 	touch $@
 
@@ -33,11 +34,12 @@ tools: ## build/install the pinned real components into ~/.cache/switchboard
 	tools/install.sh
 
 .PHONY: lint
-lint: venv ## ruff + mypy (strict on the operator)
+lint: venv ## ruff + mypy (strict on the operator and the gateway)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy operator/switchboard
 	$(VENV)/bin/mypy agent/switchboard_agent
+	$(VENV)/bin/mypy gateway/switchboard_gateway
 
 .PHONY: crds-check
 crds-check: ## the chart's CRDs are a copy of crds/

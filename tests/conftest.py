@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures.sip",
     "tests.fixtures.agent",
     "tests.fixtures.chart",
+    "tests.fixtures.gateway",
 ]

@@ -31,6 +31,7 @@ ATTR_AGENT_NAME = "switchboard.agent_name"
 ATTR_CALLER_HASH = "switchboard.caller.number_hash"
 ATTR_CALLER_SIP = "switchboard.caller.sip"
 ATTR_END_REASON = "switchboard.call.end_reason"
+ATTR_CHANNEL = "switchboard.channel"  # how the call arrived: sip | twilio | plivo | telnyx
 TURN_EVENT = "switchboard.turn"
 # per-turn latency attributes (seconds) on the TURN_EVENT of the root span
 TURN_USER_KEYS = {"end_of_turn_delay": "eou_delay", "transcription_delay": "stt_delay"}
@@ -95,7 +96,11 @@ def annotate_call(config: AgentConfig, caller: CallerInfo) -> None:
     The SIP IDs use the participant attribute names, so a span joins livekit-sip's logs.
     """
     span = trace.get_current_span()
-    attrs: dict[str, Any] = {**static_attributes(config), ATTR_CALLER_SIP: caller.is_sip}
+    attrs: dict[str, Any] = {
+        **static_attributes(config),
+        ATTR_CALLER_SIP: caller.is_sip,
+        ATTR_CHANNEL: caller.channel,
+    }
     ids = {
         ATTR_CALL_ID: caller.call_id,
         ATTR_TRUNK_ID: caller.trunk_id,

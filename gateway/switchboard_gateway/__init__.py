@@ -1,0 +1,1 @@
+"""Switchboard media-stream gateway: provider WebSocket streams bridged into LiveKit rooms."""

@@ -1,0 +1,128 @@
+"""The gateway's configuration: LiveKit, its public URL, and the VoiceAgents it routes to."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from switchboard_gateway.protocol import Provider
+
+ENV_ROUTES = "SWITCHBOARD_GATEWAY_ROUTES"  # path of the routes JSON (a mounted ConfigMap)
+ENV_PUBLIC_URL = "SWITCHBOARD_GATEWAY_PUBLIC_URL"
+ENV_LISTEN = "SWITCHBOARD_GATEWAY_LISTEN"
+ENV_METRICS_LISTEN = "SWITCHBOARD_METRICS_LISTEN"
+ENV_STREAM_KEY = "SWITCHBOARD_GATEWAY_STREAM_KEY"
+ENV_PII_HASH_KEY = "SWITCHBOARD_PII_HASH_KEY"  # one key for every route (tests, one tenant)
+ENV_PII_ROOT_KEY = "SWITCHBOARD_PII_ROOT_KEY"  # the operator's root: per-namespace keys
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class Credentials(_Model):
+    """One provider's webhook credential: Twilio/Plivo auth token, or Telnyx public key."""
+
+    auth_token: SecretStr | None = Field(default=None, alias="authToken")
+    auth_token_file: str | None = Field(default=None, alias="authTokenFile")
+    public_key: str | None = Field(default=None, alias="publicKey")
+    public_key_file: str | None = Field(default=None, alias="publicKeyFile")
+
+    def token(self) -> str:
+        if self.auth_token is not None:
+            return self.auth_token.get_secret_value()
+        if self.auth_token_file:
+            return Path(self.auth_token_file).read_text().strip()
+        raise ValueError("authToken: required (or authTokenFile)")
+
+    def key(self) -> str:
+        if self.public_key:
+            return self.public_key
+        if self.public_key_file:
+            return Path(self.public_key_file).read_text().strip()
+        raise ValueError("publicKey: required (or publicKeyFile)")
+
+
+class Route(_Model):
+    """A VoiceAgent reachable over media streams: where to dispatch, which providers."""
+
+    namespace: str
+    name: str
+    agent_name: str = Field(alias="agentName")
+    room_prefix: str = Field(default="stream-", alias="roomPrefix")
+    providers: dict[Provider, Credentials]
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+class GatewayConfig(_Model):
+    livekit_url: str = Field(alias="livekitUrl")
+    livekit_api_key: str = Field(alias="livekitApiKey")
+    livekit_api_secret: SecretStr = Field(alias="livekitApiSecret")
+    public_url: str = Field(alias="publicUrl")  # https://host[:port] the carriers reach
+    routes: list[Route] = Field(default_factory=list)
+    stream_key: SecretStr = Field(alias="streamKey")
+    hash_key: SecretStr = Field(alias="hashKey")
+    pii_root_key: SecretStr | None = Field(default=None, alias="piiRootKey")
+    max_message_bytes: int = Field(default=64 * 1024, alias="maxMessageBytes", gt=0)
+    idle_timeout: float = Field(default=10.0, alias="idleTimeout", gt=0)
+    # caller energy within this window makes an agent stop a barge-in (see session.py)
+    barge_in_window: float = Field(default=0.8, alias="bargeInWindow", gt=0)
+
+    @model_validator(mode="after")
+    def _unique_routes(self) -> GatewayConfig:
+        seen: set[str] = set()
+        for index, route in enumerate(self.routes):
+            if route.key in seen:
+                raise ValueError(f"routes[{index}]: duplicate VoiceAgent {route.key}")
+            seen.add(route.key)
+        return self
+
+    def route(self, namespace: str, name: str) -> Route | None:
+        return next((r for r in self.routes if r.key == f"{namespace}/{name}"), None)
+
+    def ws_base(self) -> str:
+        base = self.public_url.rstrip("/")
+        return "wss://" + base[8:] if base.startswith("https://") else "ws://" + base[7:]
+
+    def hash(self, value: str, namespace: str) -> str:
+        """The agent's caller hash (HMAC-SHA256, 16 hex digits), so logs correlate with it.
+
+        With the operator's root key, the key is the one the operator gives that namespace's
+        workers (switchboard.config.pii_hash_key), so a repeat caller has one tag everywhere.
+        """
+        key = self.hash_key.get_secret_value()
+        if self.pii_root_key is not None:
+            root = self.pii_root_key.get_secret_value().encode()
+            key = hmac.new(root, b"pii\x00" + namespace.encode(), hashlib.sha256).hexdigest()
+        digest = hmac.new(key.encode(), value.strip().encode(), hashlib.sha256).hexdigest()
+        return "hmac-sha256:" + digest[:16]
+
+
+def load(env: Mapping[str, str] | None = None) -> GatewayConfig:
+    """From the environment: LiveKit creds, public URL, keys, and the routes file."""
+    env = os.environ if env is None else env
+    routes_path = env.get(ENV_ROUTES)
+    routes = json.loads(Path(routes_path).read_text()) if routes_path else {"routes": []}
+    # without configured keys: random per process, so tokens and hashes are process-local
+    return GatewayConfig.model_validate(
+        {
+            "livekitUrl": env.get("LIVEKIT_URL", ""),
+            "livekitApiKey": env.get("LIVEKIT_API_KEY", ""),
+            "livekitApiSecret": env.get("LIVEKIT_API_SECRET", ""),
+            "publicUrl": env.get(ENV_PUBLIC_URL, "http://127.0.0.1:8080"),
+            "streamKey": env.get(ENV_STREAM_KEY) or secrets.token_hex(32),
+            "hashKey": env.get(ENV_PII_HASH_KEY) or secrets.token_hex(32),
+            "piiRootKey": env.get(ENV_PII_ROOT_KEY) or None,
+            **routes,
+        }
+    )
