@@ -101,6 +101,13 @@ class Call:
         self.ua.send(ok, self.ua.source_of(self.invite))
         self.answered.set()
 
+    def reject(self, status: int, reason: str) -> None:
+        """UAS: answer the INVITE with a final non-2xx (486 Busy Here, 603 Decline)."""
+        assert self.invite is not None
+        resp = response_to(self.invite, status, reason, tag_of(self.local))
+        self.ua.send(resp, self.ua.source_of(self.invite))
+        self._end("local")
+
     async def close(self) -> None:
         await self.rtp.close()
 

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel
 
 from switchboard.api import GROUP, VERSION
+from switchboard.api.outbound import OutboundCall
 from switchboard.api.siptrunk import SipTrunk
 from switchboard.api.voiceagent import VoiceAgent
 
@@ -137,6 +138,19 @@ KINDS: dict[str, Schema] = {
             {"name": "Ready", "type": "integer", "jsonPath": ".status.workers.ready"},
             {"name": "Idle", "type": "integer", "jsonPath": ".status.workers.idle"},
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        ],
+    },
+    "OutboundCall": {
+        "model": OutboundCall,
+        "plural": "outboundcalls",
+        "shortNames": ["oc"],
+        "columns": [
+            {"name": "To", "type": "string", "jsonPath": ".status.toMasked"},
+            {"name": "Agent", "type": "string", "jsonPath": ".spec.voiceAgentRef.name"},
+            {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+            {"name": "Result", "type": "string", "jsonPath": ".status.result"},
+            {"name": "Duration", "type": "string", "jsonPath": ".status.duration"},
+            _age_column(),
         ],
     },
 }

@@ -175,5 +175,14 @@ class LiveKitClient:
             "DeleteDispatch", self.lk.agent_dispatch.delete_dispatch(dispatch_id, room)
         )
 
+    async def delete_room(self, room: str) -> bool:
+        """Delete a room, hanging up its SIP participants; False when it was already gone."""
+        req = api.DeleteRoomRequest(room=room)
+        try:
+            await self._call("DeleteRoom", self.lk.room.delete_room(req))
+        except LiveKitNotFound:
+            return False
+        return True
+
 
 __all__ = ["LiveKitClient", "LiveKitEndpoint", "LiveKitError"]

@@ -1,0 +1,250 @@
+"""Kopf handlers for OutboundCall: a tick that records intent then dispatches, and hang-up."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+from switchboard_contract.outbound import CallRef
+
+from switchboard import kube, reasons
+from switchboard.api import GROUP, VERSION
+from switchboard.api.common import LiveKitRef, LocalObjectRef
+from switchboard.api.outbound import IN_FLIGHT, TERMINAL, OutboundCallSpec
+from switchboard.kube.calls import swap_status
+from switchboard.livekit.client import LiveKitClient
+from switchboard.livekit.errors import LiveKitError, LiveKitNotConfiguredError
+from switchboard.outbound import builders
+from switchboard.outbound.caps import Slots
+from switchboard.outbound.index import (
+    NO_AGENTS,
+    NO_IN_FLIGHT,
+    NO_OUT_TRUNKS,
+    AgentIndex,
+    InFlightIndex,
+    OutTrunkIndex,
+)
+from switchboard.outcomes import Failure
+from switchboard.state import OperatorState
+
+log = logging.getLogger(__name__)
+
+PLURAL = "outboundcalls"
+RESOURCE = (GROUP, VERSION, PLURAL)
+TICK_S = 1.0  # how soon a freed slot or a new call is noticed
+
+
+def _live(status: kopf.Status, **_: Any) -> bool:
+    return status.get("phase") not in TERMINAL
+
+
+async def _livekit(state: OperatorState, namespace: str, secret: str | None) -> LiveKitClient:
+    ref = LiveKitRef(secret_ref=LocalObjectRef(name=secret)) if secret else None
+    return await state.livekit_for(namespace, ref)
+
+
+def _one(index: Any, key: Any) -> Any:
+    found = list(index.get(key, ()))
+    return found[0] if found else None
+
+
+@kopf.timer(*RESOURCE, interval=TICK_S, when=_live)
+async def outbound_tick(
+    *,
+    body: kopf.Body,
+    memo: kopf.Memo,
+    outbound_agents: AgentIndex = NO_AGENTS,
+    outbound_trunks: OutTrunkIndex = NO_OUT_TRUNKS,
+    outbound_in_flight: InFlightIndex = NO_IN_FLIGHT,
+    **_: Any,
+) -> None:
+    """Advance one call: Pending -> Dialing (cap permitting), ensure its dispatch, or time out.
+
+    Every phase change is a compare-and-swap on the stored phase, so a stale body (the watch
+    lags our own writes) or a second operator can never start a call twice."""
+    state: OperatorState = memo.state
+    slots: Slots = memo.slots
+    meta = body["metadata"]
+    ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
+    gen = int(meta.get("generation") or 0)
+    old = dict(body.get("status") or {})
+    phase = old.get("phase")
+    now = datetime.now(UTC)
+    try:
+        spec = OutboundCallSpec.model_validate(dict(body["spec"]))
+    except ValidationError as err:
+        why = reasons.invalid_spec(err)
+        failed = builders.pending_status(
+            old, gen=gen, now=now, why=Failure(why.reason, why.message, None), to="", agent=""
+        )
+        if phase in (None, "Pending"):
+            await swap_status(PLURAL, ns, name, uid, phase, failed)
+        return
+    async with state.locks[uid]:
+        if phase in (None, "Pending"):
+            indexes = (outbound_agents, outbound_trunks, outbound_in_flight)
+            await _start(state, slots, body, spec, old, now, *indexes)
+        elif phase == "Dialing":
+            await _ensure_dispatch(state, body, spec, old, outbound_agents, outbound_trunks)
+        elif phase in IN_FLIGHT:
+            await _expire(slots, body, spec, old, now)
+
+
+async def _start(
+    state: OperatorState,
+    slots: Slots,
+    body: kopf.Body,
+    spec: OutboundCallSpec,
+    old: dict[str, Any],
+    now: datetime,
+    agents: AgentIndex,
+    trunks: OutTrunkIndex,
+    in_flight: InFlightIndex,
+) -> None:
+    meta = body["metadata"]
+    ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
+    gen = int(meta.get("generation") or 0)
+    agent = spec.voice_agent_ref.name
+    found = builders.resolve(
+        ns, spec, _one(agents, (ns, agent)), _one(trunks, (ns, spec.trunk_ref.name))
+    )
+    if isinstance(found, Failure):
+        pending = builders.pending_status(old, gen=gen, now=now, why=found, to=spec.to, agent=agent)
+        await _wait(body, old, pending)
+        return
+    async with slots.lock(ns):
+        holders = slots.holders(ns, in_flight.get(ns, ()))
+        cap = state.config.outbound_cap(ns)
+        if uid not in holders and len(holders) >= cap:
+            full = Failure(
+                reasons.WAITING_FOR_CAPACITY,
+                f"namespace {ns!r} has {len(holders)} of {cap} outbound calls in flight",
+                builders.WAIT_REF_S,
+            )
+            pending = builders.pending_status(
+                old, gen=gen, now=now, why=full, to=spec.to, agent=agent
+            )
+            await _wait(body, old, pending)
+            return
+        base = builders.pending_status(
+            old,
+            gen=gen,
+            now=now,
+            why=Failure(reasons.DISPATCHED, "", 0.0),
+            to=spec.to,
+            agent=agent,
+        )
+        intent = builders.intent_status(base, gen=gen, now=now, room=builders.room_name(uid))
+        # The intent is stored before anything can dial: after a crash, Dialing without a
+        # dialTime means "never dialled" (the worker dials only after claiming it here).
+        if not await swap_status(PLURAL, ns, name, uid, old.get("phase"), intent):
+            return  # someone moved it first; the next tick sees what they did
+        slots.take(ns, uid)
+    kopf.info(body, reason=reasons.DISPATCHED, message=f"Calling {builders.mask_number(spec.to)}")
+    await _dispatch(state, body, spec, intent, found)
+
+
+async def _wait(body: kopf.Body, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """Store a Pending/Failed status if it says something new; an event when the reason does."""
+    meta = body["metadata"]
+    was, now_ = (builders.condition_of(s) for s in (old, new))
+    if was == now_ and old.get("phase") == new.get("phase"):
+        return
+    ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
+    stored = await swap_status(PLURAL, ns, name, uid, old.get("phase"), new)
+    if stored and now_ is not None and (was is None or was[0] != now_[0]):
+        kopf.warn(body, reason=now_[0], message=now_[1])
+
+
+async def _ensure_dispatch(
+    state: OperatorState,
+    body: kopf.Body,
+    spec: OutboundCallSpec,
+    old: dict[str, Any],
+    agents: AgentIndex,
+    trunks: OutTrunkIndex,
+) -> None:
+    """Dialing after a restart (or a lost room): dispatch again unless a dispatch exists.
+
+    Safe: nothing dials until a job's claim moves the phase to Ringing, and only one claim
+    can (see outbound.reports)."""
+    meta = body["metadata"]
+    ns = meta["namespace"]
+    found = builders.resolve(
+        ns,
+        spec,
+        _one(agents, (ns, spec.voice_agent_ref.name)),
+        _one(trunks, (ns, spec.trunk_ref.name)),
+    )
+    if isinstance(found, Failure):
+        return  # it resolved when the intent was recorded; wait for it to come back
+    await _dispatch(state, body, spec, old, found)
+
+
+async def _dispatch(
+    state: OperatorState,
+    body: kopf.Body,
+    spec: OutboundCallSpec,
+    status: dict[str, Any],
+    found: builders.Resolved,
+) -> None:
+    meta = body["metadata"]
+    ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
+    room = str(status.get("room") or builders.room_name(uid))
+    try:
+        lk = await _livekit(state, ns, found.livekit_secret)
+        existing = await lk.list_dispatches(room)
+        if any(d.agent_name == found.agent_name for d in existing):
+            return
+        metadata = builders.dial_metadata(CallRef(namespace=ns, name=name, uid=uid), spec, found)
+        await lk.create_dispatch(room, found.agent_name, metadata)
+    except (LiveKitError, LiveKitNotConfiguredError, kube.MissingSecretError) as err:
+        # The intent stays recorded; the next tick tries again.
+        raise kopf.TemporaryError(f"dispatch failed: {type(err).__name__}", delay=2) from None
+
+
+async def _expire(
+    slots: Slots, body: kopf.Body, spec: OutboundCallSpec, old: dict[str, Any], now: datetime
+) -> None:
+    """A dialled call whose worker never reported its end is Failed, not dialled again."""
+    dialled = old.get("dialTime") or old.get("startTime")
+    if not dialled:
+        return
+    started = datetime.strptime(str(dialled), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    if (now - started).total_seconds() < builders.lost_after_s(spec):
+        return
+    meta = body["metadata"]
+    message = "no outcome from the worker in time; the call is not redialled"
+    new = builders.ended_status(old, now=now, reason=reasons.WORKER_LOST, message=message)
+    if await swap_status(PLURAL, meta["namespace"], meta["name"], meta["uid"], old["phase"], new):
+        slots.release(meta["namespace"], meta["uid"])
+        kopf.warn(body, reason=reasons.WORKER_LOST, message=message)
+
+
+@kopf.on.delete(*RESOURCE)
+async def outbound_delete(
+    *, body: kopf.Body, memo: kopf.Memo, outbound_agents: AgentIndex = NO_AGENTS, **_: Any
+) -> None:
+    """Deleting a call in flight hangs it up: first end it (so no claim can start it), then
+    delete its room (LiveKit hangs up the SIP participant)."""
+    state: OperatorState = memo.state
+    slots: Slots = memo.slots
+    meta = body["metadata"]
+    ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
+    old = dict(body.get("status") or {})
+    phase = old.get("phase")
+    if phase not in IN_FLIGHT:
+        return
+    now = datetime.now(UTC)
+    new = builders.ended_status(old, now=now, reason=reasons.HUNG_UP, message="deleted in flight")
+    await swap_status(PLURAL, ns, name, uid, phase, new)
+    slots.release(ns, uid)
+    agent = _one(outbound_agents, (ns, (body["spec"].get("voiceAgentRef") or {}).get("name")))
+    try:
+        lk = await _livekit(state, ns, agent.livekit_secret if agent else None)
+        await lk.delete_room(str(old.get("room") or builders.room_name(uid)))
+    except (LiveKitError, LiveKitNotConfiguredError, kube.MissingSecretError) as err:
+        raise kopf.TemporaryError(f"hang-up failed: {type(err).__name__}", delay=2) from None
