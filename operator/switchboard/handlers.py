@@ -12,6 +12,7 @@ import functools
 import kopf
 
 from switchboard import startup
+from switchboard.campaign import handlers as campaign_handlers
 from switchboard.config import OperatorConfig
 from switchboard.outbound import handlers as outbound_handlers
 from switchboard.outbound import index as outbound_index
@@ -21,6 +22,7 @@ from switchboard.voiceagent import claims as voiceagent_claims
 from switchboard.voiceagent import handlers as voiceagent_handlers
 
 __all__ = [
+    "campaign_handlers",
     "outbound_handlers",
     "outbound_index",
     "register",

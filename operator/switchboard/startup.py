@@ -66,6 +66,7 @@ async def configure(
     state, fleets = build_state(config)
     memo.state, memo.fleets, memo.runners = state, fleets, []
     memo.slots = slots = Slots()
+    memo.campaigns = {}  # campaign.handlers.CampaignMemory by campaign UID
     if config.metrics_host is not None and config.metrics_port is not None:
         app = metrics.make_app(state.metrics)
         memo.runners.append(
