@@ -156,10 +156,10 @@ async def place_call(lk: api.LiveKitAPI, room: str, dial: OutboundDial) -> DialO
         code = err.sip_status_code
         return DialOutcome(classify(code), code, None, None)
     except api.TwirpError as err:
-        # no SIP final (e.g. the ring window ran out inside LiveKit): timeouts are no-answer
-        no_answer = err.code in ("deadline_exceeded", "unavailable") and "timeout" in (
-            err.message.lower()
-        )
-        logger.info("dial failed: twirp %s", err.code)
-        return DialOutcome("no-answer" if no_answer else "failed", None, None, None)
+        # The ring window running out has no SIP final here: LiveKit answers Twirp
+        # `canceled` with HTTP 408 "sip request timed out" (the callee saw our CANCEL).
+        logger.info("dial failed: twirp %s (HTTP %s)", err.code, err.status)
+        if err.status == 408 or "timed out" in err.message:
+            return DialOutcome("no-answer", 408, None, None)
+        return DialOutcome("failed", None, None, None)
     return DialOutcome("answered", 200, info.sip_call_id or None, time.time())
