@@ -20,6 +20,7 @@ from switchboard_agent.local import PocketsphinxSTT
 from switchboard_agent.outbound import (
     CLAIM_DEADLINE_S,
     OUTCOME_DEADLINE_S,
+    SHUTDOWN_REPORT_S,
     CallReporter,
     dial_of,
     place_call,
@@ -133,12 +134,16 @@ async def _dial_out(ctx: JobContext, config: AgentConfig, dial: OutboundDial) ->
         logger.info("outbound call %s (SIP %s)", outcome.result, outcome.sip_status)
         ctx.shutdown(reason=f"outbound {outcome.result}")
         return False
-    await reporter.send("answered", OUTCOME_DEADLINE_S, sip_call_id=outcome.sip_call_id)
+    # in the background: the greeting must not wait for the operator
+    answered = asyncio.create_task(
+        reporter.send("answered", SHUTDOWN_REPORT_S, sip_call_id=outcome.sip_call_id)
+    )
 
     async def ended() -> None:
+        await answered  # reports go in order (the reporter's lock), and the task stays referenced
         await reporter.send(
             "ended",
-            OUTCOME_DEADLINE_S,
+            SHUTDOWN_REPORT_S,
             result="answered",
             sip_status=outcome.sip_status,
             sip_call_id=outcome.sip_call_id,

@@ -31,8 +31,11 @@ logger = logging.getLogger("switchboard.agent.outbound")
 # The operator may be restarting: keep claiming this long, then give the call up undialled
 # (the operator dispatches it again; nothing was dialled, so nothing is dialled twice).
 CLAIM_DEADLINE_S = 60.0
-# Outcome reports are retried within the job's shutdown budget (livekit-agents: 10 s).
-OUTCOME_DEADLINE_S = 8.0
+# Outcome reports sent from the entrypoint outlast an operator restart; the one sent from
+# a shutdown callback must fit the job's shutdown budget (livekit-agents: 10 s), and the
+# operator closes such a call itself once its room is gone.
+OUTCOME_DEADLINE_S = 60.0
+SHUTDOWN_REPORT_S = 8.0
 RETRY_S = (0.1, 0.2, 0.5, 1.0)
 CALLEE_IDENTITY = "callee"
 

@@ -16,6 +16,7 @@ from tests.support.voiceagent_stack import NUMBER
 
 # Callee behaviour by the last digits of the dialled number.
 ANSWER, BUSY, DECLINE, NO_ANSWER = "answer", "busy", "decline", "ring"
+RING_BUSY = "ring-busy"  # rings `ring_s`, then 486: a call that holds a slot, without a session
 
 
 def outbound_call(
@@ -48,6 +49,16 @@ def outbound_agent(calls_per_worker: int = 4, **kwargs: Any) -> dict[str, Any]:
     return doc
 
 
+def campaign(name: str, numbers: list[str], **spec: Any) -> dict[str, Any]:
+    body = {"voiceAgentRef": {"name": "desk"}, "trunkRef": {"name": "carrier"}}
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "CallCampaign",
+        "metadata": {"name": name},
+        "spec": {**body, "targets": [{"to": n} for n in numbers], **spec},
+    }
+
+
 def dialled_user(call: Call) -> str:
     """The user part of the INVITE's request URI: the number the agent dialled (no '+')."""
     uri = call.invite.uri if call.invite else ""
@@ -61,6 +72,7 @@ class Callee:
     ua: SipUA
     behave: Callable[[str], str]
     hold_s: float = 2.0  # how long an answered call lasts before the callee hangs up
+    ring_s: float = 1.5
     invites: Counter[str] = field(default_factory=Counter)
     concurrent: int = 0
     max_concurrent: int = 0
@@ -88,6 +100,11 @@ class Callee:
             action = self.behave(user)
             if action == BUSY:
                 call.reject(486, "Busy Here")
+            elif action == RING_BUSY:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(call.ended.wait(), self.ring_s)
+                if not call.ended.is_set():
+                    call.reject(486, "Busy Here")
             elif action == DECLINE:
                 call.reject(603, "Decline")
             elif action == ANSWER:

@@ -175,6 +175,11 @@ class LiveKitClient:
             "DeleteDispatch", self.lk.agent_dispatch.delete_dispatch(dispatch_id, room)
         )
 
+    async def room_exists(self, room: str) -> bool:
+        req = api.ListRoomsRequest(names=[room])
+        resp = await self._call("ListRooms", self.lk.room.list_rooms(req))
+        return any(r.name == room for r in resp.rooms)
+
     async def delete_room(self, room: str) -> bool:
         """Delete a room, hanging up its SIP participants; False when it was already gone."""
         req = api.DeleteRoomRequest(room=room)

@@ -231,3 +231,24 @@ def ended_status(
         "endTime": rfc3339(now),
         "conditions": _ready(old, False, reason, message, gen, now),
     }
+
+
+def room_gone_status(old: dict[str, Any], *, now: datetime) -> dict[str, Any]:
+    """The call's room is gone but its end was never reported: an answered call completed
+    (its duration counted to now), an unanswered one failed without a known result."""
+    if old.get("phase") != "InProgress" or not old.get("answerTime"):
+        message = "the call ended without a result from the worker; it is not redialled"
+        return ended_status(old, now=now, reason=reasons.WORKER_LOST, message=message)
+    gen = int(old.get("observedGeneration") or 0)
+    answered = datetime.strptime(str(old["answerTime"]), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    seconds = max(0, round((now - answered).total_seconds()))
+    message = "answered; the end was not reported (duration until the room was found gone)"
+    return {
+        **old,
+        "phase": "Completed",
+        "result": "answered",
+        "endTime": rfc3339(now),
+        "durationSeconds": seconds,
+        "duration": format_duration(seconds),
+        "conditions": _ready(old, True, reasons.CALL_COMPLETED, message, gen, now),
+    }

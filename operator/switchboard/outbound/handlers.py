@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 PLURAL = "outboundcalls"
 RESOURCE = (GROUP, VERSION, PLURAL)
 TICK_S = 1.0  # how soon a freed slot or a new call is noticed
+# A dialled call whose room is gone ended without its last report reaching us (the worker
+# retries it for a minute): checked after this age, every few seconds, one room by name.
+ROOM_CHECK_AFTER_S, ROOM_CHECK_EVERY_S = 30.0, 5
 
 
 def _live(status: kopf.Status, **_: Any) -> bool:
@@ -90,7 +93,7 @@ async def outbound_tick(
         elif phase == "Dialing":
             await _ensure_dispatch(state, body, spec, old, outbound_agents, outbound_trunks)
         elif phase in IN_FLIGHT:
-            await _expire(slots, body, spec, old, now)
+            await _expire(state, slots, body, spec, old, now, outbound_agents)
 
 
 async def _start(
@@ -207,21 +210,42 @@ async def _dispatch(
 
 
 async def _expire(
-    slots: Slots, body: kopf.Body, spec: OutboundCallSpec, old: dict[str, Any], now: datetime
+    state: OperatorState,
+    slots: Slots,
+    body: kopf.Body,
+    spec: OutboundCallSpec,
+    old: dict[str, Any],
+    now: datetime,
+    agents: AgentIndex,
 ) -> None:
-    """A dialled call whose worker never reported its end is Failed, not dialled again."""
+    """A dialled call whose outcome never arrived is ended, never dialled again: at once
+    when its room is gone (the job left; its last report was lost), else after a deadline."""
     dialled = old.get("dialTime") or old.get("startTime")
     if not dialled:
         return
     started = datetime.strptime(str(dialled), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    if (now - started).total_seconds() < builders.lost_after_s(spec):
-        return
+    age = (now - started).total_seconds()
     meta = body["metadata"]
-    message = "no outcome from the worker in time; the call is not redialled"
-    new = builders.ended_status(old, now=now, reason=reasons.WORKER_LOST, message=message)
-    if await swap_status(PLURAL, meta["namespace"], meta["name"], meta["uid"], old["phase"], new):
-        slots.release(meta["namespace"], meta["uid"])
-        kopf.warn(body, reason=reasons.WORKER_LOST, message=message)
+    ns = meta["namespace"]
+    if age < builders.lost_after_s(spec):
+        if age < ROOM_CHECK_AFTER_S or int(now.timestamp()) % ROOM_CHECK_EVERY_S:
+            return
+        agent = _one(agents, (ns, spec.voice_agent_ref.name))
+        try:
+            lk = await _livekit(state, ns, agent.livekit_secret if agent else None)
+            if await lk.room_exists(str(old.get("room"))):
+                return
+        except (LiveKitError, LiveKitNotConfiguredError, kube.MissingSecretError):
+            return  # cannot tell; the deadline still ends it
+        new = builders.room_gone_status(old, now=now)
+    else:
+        message = "no outcome from the worker in time; the call is not redialled"
+        new = builders.ended_status(old, now=now, reason=reasons.WORKER_LOST, message=message)
+    if await swap_status(PLURAL, ns, meta["name"], meta["uid"], old["phase"], new):
+        slots.release(ns, meta["uid"])
+        why = builders.condition_of(new) or ("", "")
+        kopf.event(body, type="Normal" if new["phase"] == "Completed" else "Warning",
+                   reason=why[0], message=why[1])  # fmt: skip
 
 
 @kopf.on.delete(*RESOURCE)
