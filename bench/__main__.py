@@ -14,6 +14,7 @@ BENCHMARKS = {
     "scaling": "bench.scaling",
     "reports": "bench.reports_bench",
     "fuzz": "bench.fuzz_bench",
+    "outbound": "bench.outbound_bench",
 }
 
 

@@ -91,7 +91,9 @@ async def outbound_tick(
             indexes = (outbound_agents, outbound_trunks, outbound_in_flight)
             await _start(state, slots, body, spec, old, now, *indexes)
         elif phase == "Dialing":
-            await _ensure_dispatch(state, body, spec, old, outbound_agents, outbound_trunks)
+            # not dialled yet: re-dispatch if LiveKit lost it (a few seconds' delay is fine)
+            if not int(now.timestamp()) % ROOM_CHECK_EVERY_S:
+                await _ensure_dispatch(state, body, spec, old, outbound_agents, outbound_trunks)
         elif phase in IN_FLIGHT:
             await _expire(state, slots, body, spec, old, now, outbound_agents)
 
