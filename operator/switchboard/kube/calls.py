@@ -36,15 +36,21 @@ async def swap_status(
     uid: str,
     expect_phase: str | None,
     status: dict[str, Any],
+    resource_version: str | None = None,
 ) -> bool:
     """Write `status` only while the stored phase is `expect_phase` (None: no status yet) and
     the object is still `uid`: a compare-and-swap done by the API server (JSON patch `test`).
 
     False when someone else moved the phase first, or the object is gone; that is how two
-    writers (a restarted operator, a repeated dispatch) never both start one call."""
+    writers (a restarted operator, a repeated dispatch) never both start one call. Phases only
+    move forward, so testing the phase is enough; with no phase yet the whole object must
+    still be at `resource_version` (JSON patch cannot test that a path is absent)."""
     ops: list[dict[str, Any]] = [{"op": "test", "path": "/metadata/uid", "value": uid}]
     if expect_phase is None:
-        ops.append({"op": "add", "path": "/status", "value": status})
+        if resource_version is None:
+            raise ValueError("a first status needs the resourceVersion it was decided on")
+        rv = {"op": "test", "path": "/metadata/resourceVersion", "value": resource_version}
+        ops += [rv, {"op": "add", "path": "/status", "value": status}]
     else:
         ops.append({"op": "test", "path": "/status/phase", "value": expect_phase})
         ops.append({"op": "replace", "path": "/status", "value": status})

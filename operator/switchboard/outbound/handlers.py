@@ -84,7 +84,7 @@ async def outbound_tick(
             old, gen=gen, now=now, why=Failure(why.reason, why.message, None), to="", agent=""
         )
         if phase in (None, "Pending"):
-            await swap_status(PLURAL, ns, name, uid, phase, failed)
+            await swap_status(PLURAL, ns, name, uid, phase, failed, meta.get("resourceVersion"))
         return
     async with state.locks[uid]:
         if phase in (None, "Pending"):
@@ -126,7 +126,7 @@ async def _start(
         if uid not in holders and len(holders) >= cap:
             full = Failure(
                 reasons.WAITING_FOR_CAPACITY,
-                f"namespace {ns!r} has {len(holders)} of {cap} outbound calls in flight",
+                f"namespace {ns!r} is at its cap of {cap} outbound calls in flight",
                 builders.WAIT_REF_S,
             )
             pending = builders.pending_status(
@@ -145,7 +145,8 @@ async def _start(
         intent = builders.intent_status(base, gen=gen, now=now, room=builders.room_name(uid))
         # The intent is stored before anything can dial: after a crash, Dialing without a
         # dialTime means "never dialled" (the worker dials only after claiming it here).
-        if not await swap_status(PLURAL, ns, name, uid, old.get("phase"), intent):
+        rv = meta.get("resourceVersion")
+        if not await swap_status(PLURAL, ns, name, uid, old.get("phase"), intent, rv):
             return  # someone moved it first; the next tick sees what they did
         slots.take(ns, uid)
     kopf.info(body, reason=reasons.DISPATCHED, message=f"Calling {builders.mask_number(spec.to)}")
@@ -159,7 +160,8 @@ async def _wait(body: kopf.Body, old: dict[str, Any], new: dict[str, Any]) -> No
     if was == now_ and old.get("phase") == new.get("phase"):
         return
     ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
-    stored = await swap_status(PLURAL, ns, name, uid, old.get("phase"), new)
+    rv = meta.get("resourceVersion")
+    stored = await swap_status(PLURAL, ns, name, uid, old.get("phase"), new, rv)
     if stored and now_ is not None and (was is None or was[0] != now_[0]):
         kopf.warn(body, reason=now_[0], message=now_[1])
 
