@@ -73,6 +73,7 @@ class Callee:
     behave: Callable[[str], str]
     hold_s: float = 2.0  # how long an answered call lasts before the callee hangs up
     ring_s: float = 1.5
+    answer_after_s: float = 0.0  # rings this long before answering
     invites: Counter[str] = field(default_factory=Counter)
     concurrent: int = 0
     max_concurrent: int = 0
@@ -108,6 +109,7 @@ class Callee:
             elif action == DECLINE:
                 call.reject(603, "Decline")
             elif action == ANSWER:
+                await asyncio.sleep(self.answer_after_s)
                 await call.answer()
                 self.answered[user] = call
                 with contextlib.suppress(TimeoutError):
