@@ -115,9 +115,17 @@ async def test_closed_window_then_bad_rows_reported_and_the_rest_called(
             "start": start.strftime("%H:%M"),
             "end": end.strftime("%H:%M") if end.day == start.day else "23:59",
         }
-        good = numbers(300, 2)
+        good = numbers(300, 3)
         targets = [good[0], "0800-not-e164", good[1]]
-        sip_stack.kube.create(campaign("w", targets, callingWindows=[window], timeZone="UTC"))
+        csv = f"number,name\n{good[2]},Ann\n+15558880399,Bob,extra\n"
+        sip_stack.kube.core.create_namespaced_config_map(
+            sip_stack.kube.namespace,
+            {"metadata": {"name": "list"}, "data": {"targets.csv": csv}},
+        )
+        source = {"configMapRef": {"name": "list"}}
+        sip_stack.kube.create(
+            campaign("w", targets, callingWindows=[window], timeZone="UTC", targetsFrom=source)
+        )
         status: dict[str, Any] = {}
         while datetime.now(UTC) < start - timedelta(seconds=2):
             status = await _status(sip_stack, "w")
@@ -125,11 +133,14 @@ async def test_closed_window_then_bad_rows_reported_and_the_rest_called(
             await asyncio.sleep(1)
         assert status.get("nextWindow") == start.strftime("%Y-%m-%dT%H:%M:%SZ"), status
         done = await wait_done(sip_stack, "w")
-        assert done["counts"]["busy"] == 2 and done["counts"]["invalid"] == 1
+        assert done["counts"]["busy"] == 3 and done["counts"]["invalid"] == 2
         assert dict(callee.invites) == {n.lstrip("+"): 1 for n in good}
         events = sip_stack.kube.core.list_namespaced_event(sip_stack.kube.namespace).items
-        rows = [e.message for e in events if e.reason == "InvalidTarget"]
-        assert rows == ["row 1: spec.targets[1]: the number is not E.164 (+ and 2-15 digits)"]
+        rows = sorted(e.message for e in events if e.reason == "InvalidTarget")
+        assert rows == [
+            "row 1: spec.targets[1]: the number is not E.164 (+ and 2-15 digits)",
+            "row 4: CSV line 3: 3 columns, the header has 2",
+        ]
         assert "0800" not in str([e.message for e in events])
     finally:
         await callee.close()
