@@ -49,17 +49,17 @@ def _time(value: Any) -> datetime | None:
 @kopf.index(GROUP, VERSION, "outboundcalls")
 def campaign_children(
     *, namespace: str | None, meta: kopf.Meta, labels: kopf.Labels, status: kopf.Status, **_: Any
-) -> dict[tuple[str, str], Child] | None:
+) -> dict[tuple[str, str], Child]:
     """(namespace, campaign UID) -> each of its calls: row, attempt, phase, result."""
     owner = next(
         (r for r in meta.get("ownerReferences") or [] if r.get("kind") == "CallCampaign"), None
     )
     if namespace is None or owner is None:
-        return None
+        return {}
     try:
         row, attempt = int(labels[ROW_LABEL]), int(labels[ATTEMPT_LABEL])
     except (KeyError, ValueError):
-        return None
+        return {}
     child = Child(
         row, attempt, status.get("phase"), status.get("result"), _time(status.get("endTime"))
     )

@@ -56,8 +56,10 @@ def outbound_trunks(
 @kopf.index(GROUP, VERSION, "outboundcalls")
 def outbound_in_flight(
     *, namespace: str | None, uid: str | None, status: kopf.Status, **_: Any
-) -> dict[str, str] | None:
-    """namespace -> UID, for each call whose phase holds a slot of the namespace's cap."""
+) -> dict[str, str]:
+    """namespace -> UID, for each call whose phase holds a slot of the namespace's cap.
+
+    {} rather than None when it holds none: kopf keeps an object's old entries on None."""
     if namespace is None or uid is None or status.get("phase") not in IN_FLIGHT:
-        return None
+        return {}
     return {namespace: uid}
