@@ -9,7 +9,7 @@ from typing import Any
 
 import kopf
 
-from switchboard import kube, metrics, web
+from switchboard import kube, metrics, redact, web
 from switchboard.api import GROUP
 from switchboard.config import OperatorConfig
 from switchboard.metrics import DecisionClock, StateCollector
@@ -37,6 +37,7 @@ async def configure(
     settings: kopf.OperatorSettings, memo: kopf.Memo, config: OperatorConfig, **_: Any
 ) -> None:
     """Registered by `handlers.register`, which hands it the config read once at start."""
+    redact.install()
     settings.persistence.finalizer = FINALIZER
     # Our status schema is structural, so kopf's default status.kopf would be pruned:
     # keep kopf's bookkeeping in annotations instead.
