@@ -203,9 +203,12 @@ async def _dispatch(
     room = str(status.get("room") or builders.room_name(uid))
     try:
         lk = await _livekit(state, ns, found.livekit_secret)
-        existing = await lk.list_dispatches(room)
-        if any(d.agent_name == found.agent_name for d in existing):
-            return
+        # ListDispatch on a room that does not exist fails after a server timeout
+        # ("no response from servers"); no room means no dispatch
+        if await lk.room_exists(room):
+            existing = await lk.list_dispatches(room)
+            if any(d.agent_name == found.agent_name for d in existing):
+                return
         metadata = builders.dial_metadata(CallRef(namespace=ns, name=name, uid=uid), spec, found)
         await lk.create_dispatch(room, found.agent_name, metadata)
     except (LiveKitError, LiveKitNotConfiguredError, kube.MissingSecretError) as err:
