@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from switchboard.outbound.index import (
 )
 from switchboard.outcomes import Failure
 from switchboard.state import OperatorState
+from switchboard.voiceagent import redispatch
 
 log = logging.getLogger(__name__)
 
@@ -205,15 +207,30 @@ async def _dispatch(
         lk = await _livekit(state, ns, found.livekit_secret)
         # ListDispatch on a room that does not exist fails after a server timeout
         # ("no response from servers"); no room means no dispatch
-        if await lk.room_exists(room):
-            existing = await lk.list_dispatches(room)
-            if any(d.agent_name == found.agent_name for d in existing):
-                return
+        if await lk.room_exists(room) and not await _dropped(lk, room, found.agent_name):
+            return
         metadata = builders.dial_metadata(CallRef(namespace=ns, name=name, uid=uid), spec, found)
         await lk.create_dispatch(room, found.agent_name, metadata)
     except (LiveKitError, LiveKitNotConfiguredError, kube.MissingSecretError) as err:
         # The intent stays recorded; the next tick tries again.
         raise kopf.TemporaryError(f"dispatch failed: {type(err).__name__}", delay=2) from None
+
+
+async def _dropped(lk: LiveKitClient, room: str, agent_name: str) -> bool:
+    """True when the room needs a new dispatch: none of ours, or ours is older than the grace
+    and no agent joined (livekit-server drops a dispatch while every worker is full and never
+    retries it; see voiceagent.redispatch). The stale one is deleted first."""
+    ours = [d for d in await lk.list_dispatches(room) if d.agent_name == agent_name]
+    if not ours:
+        return True
+    newest = max(ours, key=lambda d: d.state.created_at)
+    if time.time() - newest.state.created_at / 1e9 < redispatch.GRACE_S:
+        return False
+    kinds = [p.kind for p in await lk.list_participants(room)]
+    if redispatch.AGENT in kinds:
+        return False  # a job has it and is claiming it (or the claim is on its way)
+    await lk.delete_dispatch(room, newest.id)
+    return True
 
 
 async def _expire(
