@@ -66,6 +66,21 @@ async def wait_done(stack: SipStack, name: str, timeout: float = 240) -> dict[st
         await asyncio.sleep(0.5)
 
 
+async def _serving(port: int, timeout: float = 60) -> None:
+    """Until the operator's report endpoint accepts connections again (it is up)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if asyncio.get_running_loop().time() > deadline:
+                pytest.fail("the operator did not come back", pytrace=False)
+            await asyncio.sleep(0.1)
+            continue
+        writer.close()
+        return
+
+
 async def _ringing_callee(stack: SipStack, calls_per_worker: int = 5) -> Callee:
     callee = Callee(await SipUA(user="callee").start(), lambda _: RING_BUSY).start()
     stack.apply(outbound_trunk(callee.ua.port), outbound_agent(calls_per_worker))
@@ -157,13 +172,13 @@ async def test_sigkill_the_operator_ten_times_each_target_dialled_once(
         sip_stack.kube.create(campaign("k", targets, maxConcurrentCalls=5, callsPerSecond=5))
         op = sip_stack.ops.op
         kills = 0
-        while kills < 10 or sum(callee.invites.values()) < 30:
-            await asyncio.sleep(rng.uniform(0.5, 4.0))
-            op.kill()  # SIGKILL: no cleanup at any point of a tick or a report
+        while kills < 10:
+            # a random point of its work: once it serves again, 0.2-3 s into it
+            await _serving(sip_stack.ops.port)
+            await asyncio.sleep(rng.uniform(0.2, 3.0))
+            op.kill()  # SIGKILL: no cleanup, mid-tick, mid-report, mid-dispatch
             kills += 1
             op.start()
-            if kills > 40:
-                break
         status = await wait_done(sip_stack, "k", timeout=300)
         assert kills >= 10
         assert status["counts"]["busy"] == 30, status

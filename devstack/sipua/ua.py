@@ -102,7 +102,7 @@ class Call:
         self.answered.set()
 
     def reject(self, status: int, reason: str) -> None:
-        """UAS: answer the INVITE with a final non-2xx (486 Busy Here, 603 Decline)."""
+        """UAS: a final non-2xx (486 Busy Here, 603 Decline) to the INVITE."""
         assert self.invite is not None
         resp = response_to(self.invite, status, reason, tag_of(self.local))
         self.ua.send(resp, self.ua.source_of(self.invite))
@@ -342,6 +342,10 @@ class SipUA(asyncio.DatagramProtocol):
             task = asyncio.get_running_loop().create_task(self._notify_refer(call))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        elif method == "INVITE" and call and call.invite and msg.cseq == call.invite.cseq:
+            # a retransmission of the INVITE we are ringing for (UDP, a slow 180): not a
+            # re-INVITE, which would be answered 200 OK before our RTP port is even bound
+            self.send(response_to(msg, 180, "Ringing", local_tag), addr)
         elif method == "INVITE" and call is not None:  # re-INVITE: keep our media as it is
             ok = response_to(msg, 200, "OK", local_tag)
             ok.headers += [("Contact", self.contact), ("Content-Type", "application/sdp")]

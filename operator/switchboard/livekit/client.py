@@ -175,6 +175,11 @@ class LiveKitClient:
             "DeleteDispatch", self.lk.agent_dispatch.delete_dispatch(dispatch_id, room)
         )
 
+    async def create_room(self, room: str, hold_s: int) -> None:
+        """Create `room` (or keep the existing one) to live `hold_s` after it empties."""
+        req = api.CreateRoomRequest(name=room, empty_timeout=hold_s, departure_timeout=hold_s)
+        await self._call("CreateRoom", self.lk.room.create_room(req))
+
     async def room_exists(self, room: str) -> bool:
         req = api.ListRoomsRequest(names=[room])
         resp = await self._call("ListRooms", self.lk.room.list_rooms(req))

@@ -40,6 +40,8 @@ TICK_S = 1.0  # how soon a freed slot or a new call is noticed
 # A dialled call whose room is gone ended without its last report reaching us (the worker
 # retries it for a minute): checked after this age, every few seconds, one room by name.
 ROOM_CHECK_AFTER_S, ROOM_CHECK_EVERY_S = 30.0, 5
+# Longer than a job keeps claiming (agent CLAIM_DEADLINE_S = 60 s).
+ROOM_HOLD_S = 120
 
 
 def _live(status: kopf.Status, **_: Any) -> bool:
@@ -210,6 +212,9 @@ async def _dispatch(
         if await lk.room_exists(room) and not await _dropped(lk, room, found.agent_name):
             return
         metadata = builders.dial_metadata(CallRef(namespace=ns, name=name, uid=uid), spec, found)
+        # A room of the dispatch's own making closes ~20 s after only the agent is in it, and
+        # a job still claiming (the operator restarting) would lose it with its claim.
+        await lk.create_room(room, ROOM_HOLD_S)
         await lk.create_dispatch(room, found.agent_name, metadata)
     except (LiveKitError, LiveKitNotConfiguredError, kube.MissingSecretError) as err:
         # The intent stays recorded; the next tick tries again.
