@@ -186,3 +186,29 @@ async def test_sigkill_the_operator_ten_times_each_target_dialled_once(
         assert callee.max_concurrent <= 5
     finally:
         await callee.close()
+
+
+async def test_busy_targets_are_retried_by_the_policy(sip_stack: SipStack) -> None:
+    """busy x2 after 2 s: each busy target is dialled three times, then counted busy once."""
+    callee = await _ringing_callee(sip_stack, calls_per_worker=2)
+    callee.ring_s = 0.5
+    try:
+        targets = numbers(500, 2)
+        retries = [{"result": "busy", "attempts": 2, "after": "2s"}]
+        sip_stack.kube.create(campaign("r", targets, retries=retries, callsPerSecond=5))
+        status = await wait_done(sip_stack, "r")
+        assert status["counts"]["busy"] == 2 and status["remaining"] == 0
+        assert dict(callee.invites) == {n.lstrip("+"): 3 for n in targets}
+        calls = sip_stack.kube.custom.list_namespaced_custom_object(
+            "switchboard.dev", "v1alpha1", sip_stack.kube.namespace, "outboundcalls"
+        )["items"]
+        names = sorted(c["metadata"]["name"] for c in calls)
+        assert names == ["r-0", "r-0-r2", "r-0-r3", "r-1", "r-1-r2", "r-1-r3"]
+        gaps = []
+        for row in ("r-0", "r-1"):
+            ends = {c["metadata"]["name"]: c["status"] for c in calls}
+            first_end, retry_start = ends[row]["endTime"], ends[f"{row}-r2"]["startTime"]
+            gaps.append((first_end, retry_start))
+        assert all(start > end for end, start in gaps)  # the retry waited for its delay
+    finally:
+        await callee.close()
