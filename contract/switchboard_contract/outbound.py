@@ -11,7 +11,7 @@ from switchboard_contract.report import DnsLabel, DnsSubdomain
 
 # The worker POSTs call reports here, on the report endpoint, with its report token.
 CALLS_PATH = "/v1/calls"
-E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
+E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"  # the API's numbers (switchboard.api.common) too
 E164 = Annotated[str, StringConstraints(pattern=E164_PATTERN, max_length=16)]
 
 Result = Literal["answered", "busy", "no-answer", "rejected", "failed"]

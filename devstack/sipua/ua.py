@@ -343,8 +343,7 @@ class SipUA(asyncio.DatagramProtocol):
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         elif method == "INVITE" and call and call.invite and msg.cseq == call.invite.cseq:
-            # a retransmission of the INVITE we are ringing for (UDP, a slow 180): not a
-            # re-INVITE, which would be answered 200 OK before our RTP port is even bound
+            # our INVITE retransmitted (a slow 180), not a re-INVITE: 200 OK would have no RTP
             self.send(response_to(msg, 180, "Ringing", local_tag), addr)
         elif method == "INVITE" and call is not None:  # re-INVITE: keep our media as it is
             ok = response_to(msg, 200, "OK", local_tag)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
+from switchboard_contract.outbound import Result
 
 from switchboard.api.common import (
     CONDITIONS_FIELD_EXTRA,
@@ -80,7 +81,7 @@ class OutboundCallStatus(Model):
     phase: Phase | None = Field(
         default=None, description="Pending, Dialing, Ringing, InProgress, Completed or Failed."
     )
-    result: Literal["answered", "busy", "no-answer", "rejected", "failed"] | None = Field(
+    result: Result | None = Field(
         default=None, description="answered, busy, no-answer, rejected or failed."
     )
     sip_status: int | None = Field(default=None, description="Final SIP status code, e.g. 486.")

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from switchboard_contract.outbound import E164_PATTERN
+
 from switchboard.api.campaign import CallCampaignSpec, CallingWindow, Target
-from switchboard.api.common import E164_PATTERN
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _CONTEXT_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,62}$")
