@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 PLURAL = "outboundcalls"
 RESOURCE = (GROUP, VERSION, PLURAL)
-TICK_S = 1.0  # how soon a freed slot or a new call is noticed
+TICK_S = 0.5  # how soon a freed slot or a new call is noticed (idle ticks cost no API call)
 # A dialled call whose room is gone ended without its last report reaching us (the worker
 # retries it for a minute): checked after this age, every few seconds, one room by name.
 ROOM_CHECK_AFTER_S, ROOM_CHECK_EVERY_S = 30.0, 5
