@@ -40,6 +40,9 @@ TICK_S = 0.5  # how soon a freed slot or a new call is noticed (idle ticks cost 
 # A dialled call whose room is gone ended without its last report reaching us (the worker
 # retries it for a minute): checked after this age, every few seconds, one room by name.
 ROOM_CHECK_AFTER_S, ROOM_CHECK_EVERY_S = 30.0, 5
+# A dispatch no agent took within the grace was dropped (workers take one in milliseconds;
+# a wrong guess only costs a job that will lose the claim): checked this often.
+REDISPATCH_GRACE_S, REDISPATCH_EVERY_S = 3.0, 2
 # Longer than a job keeps claiming (agent CLAIM_DEADLINE_S = 60 s).
 ROOM_HOLD_S = 120
 
@@ -95,8 +98,8 @@ async def outbound_tick(
             indexes = (outbound_agents, outbound_trunks, outbound_in_flight)
             await _start(state, slots, body, spec, old, now, *indexes)
         elif phase == "Dialing":
-            # not dialled yet: re-dispatch if LiveKit lost it (a few seconds' delay is fine)
-            if not int(now.timestamp()) % ROOM_CHECK_EVERY_S:
+            # not dialled yet: re-dispatch if LiveKit dropped it
+            if not int(now.timestamp()) % REDISPATCH_EVERY_S:
                 await _ensure_dispatch(state, body, spec, old, outbound_agents, outbound_trunks)
         elif phase in IN_FLIGHT:
             await _expire(state, slots, body, spec, old, now, outbound_agents)
@@ -224,12 +227,13 @@ async def _dispatch(
 async def _dropped(lk: LiveKitClient, room: str, agent_name: str) -> bool:
     """True when the room needs a new dispatch: none of ours, or ours is older than the grace
     and no agent joined (livekit-server drops a dispatch while every worker is full and never
-    retries it; see voiceagent.redispatch). The stale one is deleted first."""
+    retries it; see voiceagent.redispatch). The stale one is deleted first, so a late job
+    cannot join it; and even if one did, only one job's claim can win."""
     ours = [d for d in await lk.list_dispatches(room) if d.agent_name == agent_name]
     if not ours:
         return True
     newest = max(ours, key=lambda d: d.state.created_at)
-    if time.time() - newest.state.created_at / 1e9 < redispatch.GRACE_S:
+    if time.time() - newest.state.created_at / 1e9 < REDISPATCH_GRACE_S:
         return False
     kinds = [p.kind for p in await lk.list_participants(room)]
     if redispatch.AGENT in kinds:
