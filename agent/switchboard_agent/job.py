@@ -12,10 +12,19 @@ from livekit.agents.voice.turn import TurnHandlingOptions
 from livekit.plugins import silero
 from opentelemetry import trace
 from switchboard_contract import AgentConfig
+from switchboard_contract.outbound import OutboundDial
 
 from switchboard_agent.call_lifecycle import CallLifecycle
 from switchboard_agent.caller_id import caller_from_participant
 from switchboard_agent.local import PocketsphinxSTT
+from switchboard_agent.outbound import (
+    CLAIM_DEADLINE_S,
+    OUTCOME_DEADLINE_S,
+    SHUTDOWN_REPORT_S,
+    CallReporter,
+    dial_of,
+    place_call,
+)
 from switchboard_agent.persona import SwitchboardAgent
 from switchboard_agent.providers import Pipeline, build_pipeline
 from switchboard_agent.redact import PII_FILTER, install_pii_log_filter
@@ -65,6 +74,12 @@ async def entrypoint(ctx: JobContext) -> None:
     config: AgentConfig = ctx.proc.userdata["config"]
     pipeline: Pipeline = ctx.proc.userdata["pipeline"]
     await ctx.connect(auto_subscribe=AutoSubscribe.AUDIO_ONLY)
+    max_duration = config.max_call_duration
+    dial = dial_of(ctx.job.metadata)
+    if dial is not None:
+        if not await _dial_out(ctx, config, dial):
+            return
+        max_duration = min(max_duration, int(dial.max_call_duration_s))
     try:
         participant = await asyncio.wait_for(
             ctx.wait_for_participant(), min(CALLER_WAIT_S, config.max_call_duration)
@@ -82,7 +97,7 @@ async def entrypoint(ctx: JobContext) -> None:
 
     session = build_session(config, pipeline, ctx.proc.userdata["vad"])
     TurnRecorder(trace.get_current_span()).attach(session)
-    call = CallLifecycle(ctx, session, caller, config.max_call_duration)
+    call = CallLifecycle(ctx, session, caller, max_duration)
     await session.start(
         agent=SwitchboardAgent(
             config=config, caller=caller, on_end_call=lambda: call.request_hang_up("end_call")
@@ -94,3 +109,46 @@ async def entrypoint(ctx: JobContext) -> None:
         record=False,
     )
     call.start_timer()
+
+
+async def _dial_out(ctx: JobContext, config: AgentConfig, dial: OutboundDial) -> bool:
+    """Claim the call, dial it, report; True once answered (the session then greets).
+
+    The claim comes first: the operator records it before we dial, so a call is dialled at
+    most once however often it is dispatched, and a refused claim means someone else has it."""
+    reporter = CallReporter.from_env(config, dial, ctx.job.id, None)
+    if reporter is None:
+        logger.error("outbound call refused: no operator report URL to claim it with")
+        ctx.shutdown(reason="outbound call without a report channel")
+        return False
+    claimed = await reporter.send("dialing", deadline_s=CLAIM_DEADLINE_S)
+    if claimed != 200:
+        logger.info("outbound call not claimed (%d): not dialling", claimed)
+        ctx.shutdown(reason="outbound call not claimed")
+        return False
+    outcome = await place_call(ctx.api, ctx.room.name, dial)
+    if outcome.answered_at is None:
+        await reporter.send(
+            "ended", OUTCOME_DEADLINE_S, result=outcome.result, sip_status=outcome.sip_status
+        )
+        logger.info("outbound call %s (SIP %s)", outcome.result, outcome.sip_status)
+        ctx.shutdown(reason=f"outbound {outcome.result}")
+        return False
+    # in the background: the greeting must not wait for the operator
+    answered = asyncio.create_task(
+        reporter.send("answered", SHUTDOWN_REPORT_S, sip_call_id=outcome.sip_call_id)
+    )
+
+    async def ended() -> None:
+        await answered  # reports go in order (the reporter's lock), and the task stays referenced
+        await reporter.send(
+            "ended",
+            SHUTDOWN_REPORT_S,
+            result="answered",
+            sip_status=outcome.sip_status,
+            sip_call_id=outcome.sip_call_id,
+            answered_at=outcome.answered_at,
+        )
+
+    ctx.add_shutdown_callback(ended)
+    return True

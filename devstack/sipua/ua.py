@@ -101,6 +101,13 @@ class Call:
         self.ua.send(ok, self.ua.source_of(self.invite))
         self.answered.set()
 
+    def reject(self, status: int, reason: str) -> None:
+        """UAS: a final non-2xx (486 Busy Here, 603 Decline) to the INVITE."""
+        assert self.invite is not None
+        resp = response_to(self.invite, status, reason, tag_of(self.local))
+        self.ua.send(resp, self.ua.source_of(self.invite))
+        self._end("local")
+
     async def close(self) -> None:
         await self.rtp.close()
 
@@ -335,6 +342,9 @@ class SipUA(asyncio.DatagramProtocol):
             task = asyncio.get_running_loop().create_task(self._notify_refer(call))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        elif method == "INVITE" and call and call.invite and msg.cseq == call.invite.cseq:
+            # our INVITE retransmitted (a slow 180), not a re-INVITE: 200 OK would have no RTP
+            self.send(response_to(msg, 180, "Ringing", local_tag), addr)
         elif method == "INVITE" and call is not None:  # re-INVITE: keep our media as it is
             ok = response_to(msg, 200, "OK", local_tag)
             ok.headers += [("Contact", self.contact), ("Content-Type", "application/sdp")]

@@ -27,6 +27,10 @@ ENV_PII_ROOT_KEY = "SWITCHBOARD_PII_ROOT_KEY"
 ENV_TENANCY = "SWITCHBOARD_TENANCY"  # shared | isolated
 ENV_DEFAULT_LIVEKIT_NAMESPACES = "SWITCHBOARD_DEFAULT_LIVEKIT_NAMESPACES"  # comma-separated
 ENV_METRICS_LISTEN = "SWITCHBOARD_METRICS_LISTEN"  # host:port of /metrics; unset = off
+# Concurrent outbound calls per namespace: the cluster default, and "ns=N,ns2=M" overrides.
+ENV_OUTBOUND_MAX_CALLS = "SWITCHBOARD_OUTBOUND_MAX_CALLS"
+ENV_OUTBOUND_NAMESPACE_MAX_CALLS = "SWITCHBOARD_OUTBOUND_NAMESPACE_MAX_CALLS"
+DEFAULT_OUTBOUND_MAX_CALLS = 10  # Vapi's and Bland's entry tier
 
 DEFAULT_AGENT_IMAGE = "ghcr.io/switchboard-dev/switchboard-agent:0.1.0"
 
@@ -55,6 +59,9 @@ class OperatorConfig(BaseModel):
     # Off unless asked for (the chart does): several local operators must not fight over a port.
     metrics_host: str | None = None
     metrics_port: int | None = None
+    # The platform's, not the tenant's: a chart value, so no namespace can raise its own.
+    outbound_max_calls: int = Field(default=DEFAULT_OUTBOUND_MAX_CALLS, ge=0)
+    outbound_namespace_max_calls: dict[str, int] = Field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -86,6 +93,10 @@ class OperatorConfig(BaseModel):
             return None
         root = self.pii_root_key.get_secret_value().encode()
         return hmac.new(root, b"pii\x00" + namespace.encode(), hashlib.sha256).hexdigest()
+
+    def outbound_cap(self, namespace: str) -> int:
+        """How many outbound calls of `namespace` may be in flight at once."""
+        return self.outbound_namespace_max_calls.get(namespace, self.outbound_max_calls)
 
     def may_use_default_livekit(self, namespace: str) -> bool:
         return self.tenancy == "shared" or namespace in self.default_livekit_namespaces
@@ -122,4 +133,21 @@ def _report_settings(env: Mapping[str, str]) -> dict[str, Any]:
         out["default_livekit_namespaces"] = frozenset(
             n.strip() for n in allowed.split(",") if n.strip()
         )
+    if cap := env.get(ENV_OUTBOUND_MAX_CALLS):
+        out["outbound_max_calls"] = int(cap)
+    if caps := env.get(ENV_OUTBOUND_NAMESPACE_MAX_CALLS):
+        out["outbound_namespace_max_calls"] = parse_caps(caps)
     return out
+
+
+def parse_caps(value: str) -> dict[str, int]:
+    """ "team-a=5, team-b=20" -> {"team-a": 5, "team-b": 20}; a bad entry fails the start."""
+    caps: dict[str, int] = {}
+    for entry in (e.strip() for e in value.split(",")):
+        if not entry:
+            continue
+        namespace, sep, number = entry.partition("=")
+        if not sep or not namespace.strip() or not number.strip().isdigit():
+            raise ValueError(f"{ENV_OUTBOUND_NAMESPACE_MAX_CALLS}: {entry!r} is not ns=N")
+        caps[namespace.strip()] = int(number)
+    return caps

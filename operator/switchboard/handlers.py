@@ -12,13 +12,19 @@ import functools
 import kopf
 
 from switchboard import startup
+from switchboard.campaign import handlers as campaign_handlers
 from switchboard.config import OperatorConfig
+from switchboard.outbound import handlers as outbound_handlers
+from switchboard.outbound import index as outbound_index
 from switchboard.siptrunk import handlers as siptrunk_handlers
 from switchboard.siptrunk import index as siptrunk_index
 from switchboard.voiceagent import claims as voiceagent_claims
 from switchboard.voiceagent import handlers as voiceagent_handlers
 
 __all__ = [
+    "campaign_handlers",
+    "outbound_handlers",
+    "outbound_index",
     "register",
     "siptrunk_index",
     "voiceagent_claims",

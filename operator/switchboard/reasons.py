@@ -43,6 +43,22 @@ TRUNK_NOT_READY = "TrunkNotReady"
 NUMBER_NOT_ON_TRUNK = "NumberNotOnTrunk"
 WORKERS_AVAILABLE = "WorkersAvailable"
 NO_READY_WORKERS = "NoReadyWorkers"
+# OutboundCall / CallCampaign
+NO_OUTBOUND = "TrunkHasNoOutbound"  # the referenced SipTrunk has no spec.outbound
+NUMBER_NOT_ON_TRUNK_OUTBOUND = "FromNotOnTrunk"  # spec.from is not one of its numbers
+VOICEAGENT_NOT_FOUND = "VoiceAgentNotFound"
+VOICEAGENT_NOT_READY = "VoiceAgentNotReady"
+CROSS_NAMESPACE = "CrossNamespaceRef"  # a reference to another namespace (tenancy)
+LIVEKIT_MISMATCH = "LiveKitMismatch"  # agent and trunk are on different LiveKits
+WAITING_FOR_CAPACITY = "WaitingForCapacity"  # the namespace's outbound cap is full
+DISPATCHED = "Dispatched"  # intent recorded, the agent dispatched; not dialled yet
+DIALING = "Dialing"  # a worker claimed the call and sent the INVITE
+ANSWERED = "Answered"
+CALL_COMPLETED = "CallCompleted"
+CALL_FAILED = "CallFailed"  # busy, no-answer, rejected or failed: the result says which
+WORKER_LOST = "WorkerLost"  # dialled, then no outcome within its deadline: never redialled
+HUNG_UP = "HungUp"  # deleted in flight: the room was deleted, the call hung up
+INVALID_TARGET = "InvalidTarget"  # a campaign row the operator could not use
 # event reasons
 CREATED, ADOPTED, UPDATED, RECREATED = "Created", "Adopted", "Updated", "Recreated"
 NOT_OWNED = "NotOwned"  # status named a LiveKit object this one does not own

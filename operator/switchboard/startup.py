@@ -9,11 +9,13 @@ from typing import Any
 
 import kopf
 
-from switchboard import kube, metrics, web
+from switchboard import kube, metrics, redact, web
 from switchboard.api import GROUP
 from switchboard.config import OperatorConfig
 from switchboard.metrics import DecisionClock, StateCollector
 from switchboard.names import COMPONENT_LABEL, FINALIZER, WATCH_LABEL, WORKER_COMPONENT
+from switchboard.outbound import reports as call_reports
+from switchboard.outbound.caps import Slots
 from switchboard.state import OperatorState
 from switchboard.voiceagent import handlers as voiceagent_handlers
 from switchboard.voiceagent import reports
@@ -35,6 +37,7 @@ async def configure(
     settings: kopf.OperatorSettings, memo: kopf.Memo, config: OperatorConfig, **_: Any
 ) -> None:
     """Registered by `handlers.register`, which hands it the config read once at start."""
+    redact.install()
     settings.persistence.finalizer = FINALIZER
     # Our status schema is structural, so kopf's default status.kopf would be pruned:
     # keep kopf's bookkeeping in annotations instead.
@@ -63,6 +66,8 @@ async def configure(
     kube.load_config()
     state, fleets = build_state(config)
     memo.state, memo.fleets, memo.runners = state, fleets, []
+    memo.slots = slots = Slots()
+    memo.campaigns = {}  # campaign.handlers.CampaignMemory by campaign UID
     if config.metrics_host is not None and config.metrics_port is not None:
         app = metrics.make_app(state.metrics)
         memo.runners.append(
@@ -78,6 +83,12 @@ async def configure(
         functools.partial(voiceagent_handlers.report_target, fleets),
         functools.partial(voiceagent_handlers.on_report, fleets),
         on_result=lambda result: state.metrics.reports.labels(result).inc(),
+    )
+    call_reports.add_call_route(
+        app,
+        key,
+        functools.partial(voiceagent_handlers.report_target, fleets),
+        functools.partial(call_reports.on_call, slots),
     )
     memo.runners.append(
         await web.serve(

@@ -21,7 +21,12 @@ from devstack.tools import REPO
 GROUP = "switchboard.dev"
 VERSION = "v1alpha1"
 CRD_DIR = REPO / "crds"
-PLURALS = {"SipTrunk": "siptrunks", "VoiceAgent": "voiceagents"}
+PLURALS = {
+    "SipTrunk": "siptrunks",
+    "VoiceAgent": "voiceagents",
+    "OutboundCall": "outboundcalls",
+    "CallCampaign": "callcampaigns",
+}
 
 
 def wait_for(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:

@@ -20,11 +20,11 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 from switchboard_contract.config import admission
+from switchboard_contract.outbound import E164_PATTERN
 
 # Go-style durations ("90s", "1h30m", "250ms"): what kubectl users already write elsewhere.
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 MAX_DURATION = timedelta(days=7)  # longer is a typo; far longer overflows timedelta
-E164_PATTERN = r"^\+[1-9][0-9]{1,14}$"
 
 
 @dataclass(frozen=True)

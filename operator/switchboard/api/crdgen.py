@@ -13,6 +13,8 @@ import yaml
 from pydantic import BaseModel
 
 from switchboard.api import GROUP, VERSION
+from switchboard.api.campaign import CallCampaign
+from switchboard.api.outbound import OutboundCall
 from switchboard.api.siptrunk import SipTrunk
 from switchboard.api.voiceagent import VoiceAgent
 
@@ -138,6 +140,33 @@ KINDS: dict[str, Schema] = {
             {"name": "Idle", "type": "integer", "jsonPath": ".status.workers.idle"},
             {"name": "Warm", "type": "integer", "jsonPath": ".status.warm.target"},
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        ],
+    },
+    "OutboundCall": {
+        "model": OutboundCall,
+        "plural": "outboundcalls",
+        "shortNames": ["oc"],
+        "columns": [
+            {"name": "To", "type": "string", "jsonPath": ".status.toMasked"},
+            {"name": "Agent", "type": "string", "jsonPath": ".spec.voiceAgentRef.name"},
+            {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+            {"name": "Result", "type": "string", "jsonPath": ".status.result"},
+            {"name": "Duration", "type": "string", "jsonPath": ".status.duration"},
+            _age_column(),
+        ],
+    },
+    "CallCampaign": {
+        "model": CallCampaign,
+        "plural": "callcampaigns",
+        "shortNames": ["camp"],
+        "columns": [
+            {"name": "Agent", "type": "string", "jsonPath": ".spec.voiceAgentRef.name"},
+            {"name": "Total", "type": "integer", "jsonPath": ".status.total"},
+            {"name": "InFlight", "type": "integer", "jsonPath": ".status.inFlight"},
+            {"name": "Remaining", "type": "integer", "jsonPath": ".status.remaining"},
+            {"name": "Answered", "type": "integer", "jsonPath": ".status.counts.answered"},
+            {"name": "NextWindow", "type": "date", "jsonPath": ".status.nextWindow"},
+            _age_column(),
         ],
     },
 }

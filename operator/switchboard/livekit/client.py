@@ -175,5 +175,24 @@ class LiveKitClient:
             "DeleteDispatch", self.lk.agent_dispatch.delete_dispatch(dispatch_id, room)
         )
 
+    async def create_room(self, room: str, hold_s: int) -> None:
+        """Create `room` (or keep the existing one) to live `hold_s` after it empties."""
+        req = api.CreateRoomRequest(name=room, empty_timeout=hold_s, departure_timeout=hold_s)
+        await self._call("CreateRoom", self.lk.room.create_room(req))
+
+    async def room_exists(self, room: str) -> bool:
+        req = api.ListRoomsRequest(names=[room])
+        resp = await self._call("ListRooms", self.lk.room.list_rooms(req))
+        return any(r.name == room for r in resp.rooms)
+
+    async def delete_room(self, room: str) -> bool:
+        """Delete a room, hanging up its SIP participants; False when it was already gone."""
+        req = api.DeleteRoomRequest(room=room)
+        try:
+            await self._call("DeleteRoom", self.lk.room.delete_room(req))
+        except LiveKitNotFound:
+            return False
+        return True
+
 
 __all__ = ["LiveKitClient", "LiveKitEndpoint", "LiveKitError"]

@@ -105,7 +105,7 @@ def validation_reason(err: ValidationError) -> str:
     return f"{'.'.join(loc) or 'body'}: {message}" + (f" (+{more} more)" if more else "")
 
 
-def _bearer(request: web.Request) -> bytes | Literal[False] | None:
+def bearer(request: web.Request) -> bytes | Literal[False] | None:
     """The presented token's bytes; None: no header; False: a malformed one."""
     values = request.headers.getall(hdrs.AUTHORIZATION, [])
     if not values:
@@ -120,7 +120,7 @@ def _bearer(request: web.Request) -> bytes | Literal[False] | None:
     return match.group(1).encode("ascii") if match else False
 
 
-def _error(status: int, reason: str, **headers: str) -> web.Response:
+def error_response(status: int, reason: str, **headers: str) -> web.Response:
     return web.json_response({"error": reason}, status=status, headers=headers or None)
 
 
@@ -142,17 +142,19 @@ def make_app(
         received = time.monotonic()
         if request.content_length is not None and request.content_length > MAX_BODY:
             on_result("invalid")
-            return _error(413, "body: too large")
+            return error_response(413, "body: too large")
         if request.headers.get(hdrs.CONTENT_ENCODING, "identity").lower() != "identity":
             on_result("invalid")  # a worker never compresses; nor will we inflate a bomb
-            return _error(400, "Content-Encoding: not accepted")
-        presented = _bearer(request)
+            return error_response(400, "Content-Encoding: not accepted")
+        presented = bearer(request)
         if presented is None:
             on_result("unauthorized")
-            return _error(401, "Authorization: missing", **{hdrs.WWW_AUTHENTICATE: "Bearer"})
+            return error_response(
+                401, "Authorization: missing", **{hdrs.WWW_AUTHENTICATE: "Bearer"}
+            )
         if presented is False:
             on_result("invalid")
-            return _error(400, "Authorization: malformed")
+            return error_response(400, "Authorization: malformed")
         try:
             async with asyncio.timeout(body_timeout_s):
                 body = await request.read()
@@ -160,32 +162,32 @@ def make_app(
             on_result(
                 "invalid"
             )  # also a chunk aiohttp found broken mid-body: it only says so later
-            return _error(408, "body: incomplete")
+            return error_response(408, "body: incomplete")
         except web.HTTPRequestEntityTooLarge:
             on_result("invalid")
-            return _error(413, "body: too large")
+            return error_response(413, "body: too large")
         except (HttpProcessingError, RequestPayloadError):
             on_result("invalid")  # e.g. chunked encoding broken after the headers
-            return _error(400, "body: malformed")
+            return error_response(400, "body: malformed")
         try:
             report = WorkerReport.model_validate_json(body)
         except ValidationError as err:
             on_result("invalid")
-            return _error(400, validation_reason(err))
+            return error_response(400, validation_reason(err))
         target = lookup(report.namespace, report.voice_agent)
         if target == "standby":
             # Serving nothing now (a paused peering replica): retry elsewhere.
             on_result("standby")
-            return _error(503, "standby replica", **{hdrs.RETRY_AFTER: "1"})
+            return error_response(503, "standby replica", **{hdrs.RETRY_AFTER: "1"})
         if target == "unknown":
             # No UID to check the token against; the same answer as a bad token, so a
             # stranger cannot tell which VoiceAgents exist.
             on_result("unknown")
-            return _error(401, "bad token", **{hdrs.WWW_AUTHENTICATE: "Bearer"})
+            return error_response(401, "bad token", **{hdrs.WWW_AUTHENTICATE: "Bearer"})
         expected = report_token(key, report.namespace, report.voice_agent, target.uid)
         if not hmac.compare_digest(presented, expected.encode("ascii")):
             on_result("unauthorized")
-            return _error(401, "bad token", **{hdrs.WWW_AUTHENTICATE: "Bearer"})
+            return error_response(401, "bad token", **{hdrs.WWW_AUTHENTICATE: "Bearer"})
         wait = limiter.admit(
             (report.namespace, report.voice_agent),
             BASE_RATE + PER_WORKER_RATE * target.workers,
@@ -194,16 +196,16 @@ def make_app(
         if wait > 0:
             on_result("limited")
             retry = str(max(1, math.ceil(wait)))
-            return _error(429, "too many reports", **{hdrs.RETRY_AFTER: retry})
+            return error_response(429, "too many reports", **{hdrs.RETRY_AFTER: retry})
         result = await on_report(report, received)
         on_result(result)
         if result == "unknown":
-            return _error(404, "unknown VoiceAgent")
+            return error_response(404, "unknown VoiceAgent")
         if result == "standby":
-            return _error(503, "standby replica", **{hdrs.RETRY_AFTER: "1"})
+            return error_response(503, "standby replica", **{hdrs.RETRY_AFTER: "1"})
         if result == "stale":
             # Older than this pod's last report in the same epoch: the worker's next one wins.
-            return _error(409, "stale report")
+            return error_response(409, "stale report")
         return web.json_response({"ok": True})
 
     app = web.Application(client_max_size=MAX_BODY)

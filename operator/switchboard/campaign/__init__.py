@@ -1,0 +1,1 @@
+"""CallCampaign: `targets` (rows, windows; pure), `plan` (one tick; pure), `handlers`."""

@@ -1,0 +1,1 @@
+"""Outbound calls: `builders` (pure), `index`, `caps` (namespace slots), `handlers`, `reports`."""

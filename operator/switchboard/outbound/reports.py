@@ -1,0 +1,124 @@
+"""POST /v1/calls on the worker report endpoint: a job's claim and outcome of an outbound call."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import hdrs, web
+from pydantic import ValidationError
+from switchboard_contract.outbound import CALLS_PATH, CallReport
+
+from switchboard import kube, reasons
+from switchboard.api import API_VERSION
+from switchboard.api.outbound import TERMINAL
+from switchboard.kube.calls import read_custom, swap_status
+from switchboard.outbound.builders import report_status
+from switchboard.outbound.caps import Slots
+from switchboard.voiceagent.reports import (
+    BODY_TIMEOUT_S,
+    MAX_BODY,
+    Lookup,
+    bearer,
+    error_response,
+    report_token,
+)
+
+log = logging.getLogger(__name__)
+PLURAL = "outboundcalls"
+OnCall = Callable[[CallReport], Awaitable[tuple[int, str]]]
+# The phase each event follows; a repeat of an accepted event by the same job is a no-op.
+_FROM = {"dialing": ("Dialing",), "answered": ("Ringing",), "ended": ("Ringing", "InProgress")}
+_AFTER = {
+    "dialing": ("Ringing", "InProgress", *TERMINAL),
+    "answered": ("InProgress", *TERMINAL),
+    "ended": tuple(TERMINAL),
+}
+
+
+def _reason(err: ValidationError) -> str:
+    first = err.errors(include_url=False, include_context=False, include_input=False)[0]
+    loc = ".".join(str(p) for p in first["loc"] if isinstance(p, str | int)) or "body"
+    return f"{loc}: {first['type']}"
+
+
+def add_call_route(app: web.Application, key: bytes, lookup: Lookup, on_call: OnCall) -> None:
+    """The same checks as worker reports (size, token bound to the VoiceAgent's UID)."""
+
+    async def post(request: web.Request) -> web.Response:
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return error_response(413, "body: too large")
+        presented = bearer(request)
+        if not presented:
+            return error_response(401, "Authorization: missing or malformed")
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT_S):
+                body = await request.read()
+            report = CallReport.model_validate_json(body)
+        except TimeoutError:
+            return error_response(408, "body: incomplete")
+        except ValidationError as err:
+            return error_response(400, _reason(err))
+        target = lookup(report.namespace, report.voice_agent)
+        if target == "standby":
+            return error_response(503, "standby replica", **{hdrs.RETRY_AFTER: "1"})
+        if target == "unknown":
+            return error_response(401, "bad token")
+        expected = report_token(key, report.namespace, report.voice_agent, target.uid)
+        if not hmac.compare_digest(presented, expected.encode("ascii")):
+            return error_response(401, "bad token")
+        status, reason = await on_call(report)
+        if status != 200:
+            return error_response(status, reason)
+        return web.json_response({"ok": True})
+
+    app.router.add_post(CALLS_PATH, post)
+
+
+async def on_call(slots: Slots, report: CallReport) -> tuple[int, str]:
+    """Apply one verified report: a compare-and-swap from the phase it follows.
+
+    The token proved which VoiceAgent speaks; it may only touch calls of its own namespace
+    that name it. A claim (`dialing`) succeeds once per call: the worker dials only then."""
+    if report.call.namespace != report.namespace:
+        return 403, "call: not in the VoiceAgent's namespace"
+    for _ in range(3):  # a concurrent write moved the phase: decide again from the new one
+        obj = await read_custom(PLURAL, report.namespace, report.call.name)
+        meta: dict[str, Any] = (obj or {}).get("metadata") or {}
+        if obj is None or meta.get("uid") != report.call.uid:
+            return 404, "call: not found"
+        if (obj.get("spec") or {}).get("voiceAgentRef", {}).get("name") != report.voice_agent:
+            return 403, "call: not this VoiceAgent's"
+        old = dict(obj.get("status") or {})
+        phase, holder = old.get("phase"), old.get("jobID")
+        if report.event != "dialing" and holder != report.job_id:
+            return 409, "call: claimed by another job"
+        if phase in _AFTER[report.event]:
+            # already recorded (a retried POST) or ended meanwhile (deleted, lost)
+            ok = holder == report.job_id or report.event != "dialing"
+            return (200, "") if ok else (409, "call: claimed by another job")
+        if phase not in _FROM[report.event]:
+            return 409, f"call: {phase or 'new'}, not dialable"
+        new = report_status(old, report)
+        if await swap_status(PLURAL, report.namespace, report.call.name, meta["uid"], phase, new):
+            if new["phase"] in TERMINAL:
+                slots.release(report.namespace, meta["uid"])
+                await _event(obj, new)
+            return 200, ""
+    return 409, "call: changing too fast"
+
+
+async def _event(obj: dict[str, Any], status: dict[str, Any]) -> None:
+    ref = {"apiVersion": API_VERSION, "kind": "OutboundCall", "metadata": obj["metadata"]}
+    done = status["phase"] == "Completed"
+    code = f", SIP {status['sipStatus']}" if status.get("sipStatus") else ""
+    message = f"{status.get('toMasked', '')}: {status.get('result')}{code}"
+    await kube.post_event(
+        ref,
+        "Normal" if done else "Warning",
+        reasons.CALL_COMPLETED if done else reasons.CALL_FAILED,
+        message,
+    )
