@@ -101,3 +101,28 @@ async def test_busy_declined_and_unanswered_calls_get_their_results(sip_stack: S
         assert dict(callee.invites) == {n.lstrip("+"): 1 for n in (BUSY_NO, DECLINES, RINGS)}
     finally:
         await callee.close()
+
+
+async def test_deleting_a_call_in_flight_hangs_it_up(sip_stack: SipStack) -> None:
+    """kubectl delete of an answered OutboundCall ends the call at the callee (BYE) at once,
+    long before the callee would hang up itself, and the object goes away."""
+    callee = Callee(await SipUA(user="callee").start(), behave, hold_s=120.0).start()
+    try:
+        sip_stack.apply(outbound_trunk(callee.ua.port), outbound_agent())
+        sip_stack.start_worker()
+        sip_stack.kube.create(outbound_call("cancel-me", ANSWERS))
+        call = await _answered(callee, ANSWERS.lstrip("+"))
+        await wait_phase(sip_stack, "cancel-me", {"InProgress"})
+        await asyncio.to_thread(sip_stack.kube.delete, "OutboundCall", "cancel-me")
+        # A hang guard, not a speed check: the callee would hold for 120 s on its own.
+        await asyncio.wait_for(call.ended.wait(), 60)
+        assert callee.invites == {ANSWERS.lstrip("+"): 1}
+
+        async def gone() -> bool:
+            while await asyncio.to_thread(sip_stack.kube.exists, "OutboundCall", "cancel-me"):
+                await asyncio.sleep(0.3)
+            return True
+
+        assert await asyncio.wait_for(gone(), 60)
+    finally:
+        await callee.close()

@@ -99,6 +99,15 @@ class Kube:
             GROUP, VERSION, self.namespace, PLURALS[kind], name
         )
 
+    def exists(self, kind: str, name: str) -> bool:
+        try:
+            self.get(kind, name)
+        except ApiException as err:
+            if err.status == 404:
+                return False
+            raise
+        return True
+
     def delete(self, kind: str, name: str, propagation: str = "Background") -> None:
         self.custom.delete_namespaced_custom_object(
             GROUP,
