@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ from switchboard.voiceagent.reports import (
     BODY_TIMEOUT_S,
     MAX_BODY,
     Lookup,
+    RateLimiter,
     bearer,
     error_response,
     report_token,
@@ -32,6 +34,10 @@ PLURAL = "outboundcalls"
 OnCall = Callable[[CallReport], Awaitable[tuple[int, str]]]
 # The phase each event follows; a repeat of an accepted event by the same job is a no-op.
 _FROM = {"dialing": ("Dialing",), "answered": ("Ringing",), "ended": ("Ringing", "InProgress")}
+# Per VoiceAgent: a call makes three reports (dialing, answered, ended) plus retries, and
+# the namespace cap (at most 1000 slots) bounds how many calls are in flight. Each admitted
+# report costs a GET and a status PATCH, so a job (or a stolen token) must not flood them.
+CALL_RATE, CALL_BURST = 20.0, 60.0
 _AFTER = {
     "dialing": ("Ringing", "InProgress", *TERMINAL),
     "answered": ("InProgress", *TERMINAL),
@@ -45,8 +51,16 @@ def _reason(err: ValidationError) -> str:
     return f"{loc}: {first['type']}"
 
 
-def add_call_route(app: web.Application, key: bytes, lookup: Lookup, on_call: OnCall) -> None:
-    """The same checks as worker reports (size, token bound to the VoiceAgent's UID)."""
+def add_call_route(
+    app: web.Application,
+    key: bytes,
+    lookup: Lookup,
+    on_call: OnCall,
+    limiter: RateLimiter | None = None,
+) -> None:
+    """The same checks as worker reports (size, token bound to the VoiceAgent's UID, a rate
+    limit per verified VoiceAgent)."""
+    limiter = limiter or RateLimiter()
 
     async def post(request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length > MAX_BODY:
@@ -70,6 +84,10 @@ def add_call_route(app: web.Application, key: bytes, lookup: Lookup, on_call: On
         expected = report_token(key, report.namespace, report.voice_agent, target.uid)
         if not hmac.compare_digest(presented, expected.encode("ascii")):
             return error_response(401, "bad token")
+        wait = limiter.admit((report.namespace, report.voice_agent), CALL_RATE, CALL_BURST)
+        if wait > 0:
+            retry = str(max(1, math.ceil(wait)))
+            return error_response(429, "too many call reports", **{hdrs.RETRY_AFTER: retry})
         status, reason = await on_call(report)
         if status != 200:
             return error_response(status, reason)
