@@ -49,7 +49,7 @@ async def rescale(
     fleet.rescale_queued = True
     try:
         await fleet.lock.acquire()
-    except BaseException:  # cancelled while queued: let the next trigger queue instead
+    except asyncio.CancelledError:  # cancelled while queued: the next trigger queues instead
         fleet.rescale_queued = False
         raise
     try:
