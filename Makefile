@@ -33,6 +33,18 @@ venv: $(VENV)/.synced ## create/refresh .venv from uv.lock
 tools: ## build/install the pinned real components into ~/.cache/switchboard
 	tools/install.sh
 
+.PHONY: images
+images: venv ## OCI images without Docker (pause; Debian bookworm + python3 via mmdebstrap), cached
+	$(PY) -m devstack.images build
+
+.PHONY: node-up
+node-up: venv ## a real node (containerd, kubelet, kube-proxy) on the running `make up` cluster
+	$(PY) -m devstack.node up
+
+.PHONY: node-down
+node-down: venv ## stop the real node; fails if mounts, links or iptables chains are left
+	$(PY) -m devstack.node down
+
 .PHONY: lint
 lint: venv ## ruff + mypy (strict on the operator and the gateway)
 	$(VENV)/bin/ruff check .

@@ -67,10 +67,17 @@ def _kwokctl_config() -> str:
         "kwokControllerBinary": str(bins["kwok"]),
         "kubectlBinary": str(bins["kubectl"]),
     }
+    # kwok fakes only its own nodes (kwokctl annotates them), never a real kubelet's node
+    # (devstack/node.py): kwok would otherwise report that node's pods Running itself.
+    kwok_args = [
+        {"key": "manage-all-nodes", "value": "false", "override": True},
+        {"key": "manage-nodes-with-annotation-selector", "value": "kwok.x-k8s.io/node=fake"},
+    ]
     doc = {
         "kind": "KwokctlConfiguration",
         "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
         "options": options,
+        "componentsPatches": [{"name": "kwok-controller", "extraArgs": kwok_args}],
     }
     return json.dumps(doc, indent=2) + "\n"  # JSON is YAML
 

@@ -67,6 +67,11 @@ def kube_scheduler() -> Path:
     return kube_binary("kube-scheduler")
 
 
+def containerd(binary: str = "containerd") -> Path:
+    """containerd, containerd-shim-runc-v2 or ctr (the real node, devstack/node.py)."""
+    return tool_path("containerd", "CONTAINERD_VERSION", binary)
+
+
 def etcd() -> Path:
     return tool_path("etcd", "ETCD_VERSION", "etcd")
 

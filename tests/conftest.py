@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.fixtures.agent",
     "tests.fixtures.chart",
     "tests.fixtures.gateway",
+    "tests.fixtures.node",
 ]

@@ -80,12 +80,8 @@ k8s_build() {
   mkdir -p "$dir/bin" && mv "$tmp"/* "$dir/bin/" && rmdir "$tmp"
 }
 
-install_kubernetes() {
-  local dir="$SWITCHBOARD_CACHE/kubernetes-$KUBERNETES_VERSION"
-  [ -x "$dir/bin/kube-apiserver" ] && [ -x "$dir/bin/kube-controller-manager" ] \
-    && [ -x "$dir/bin/kube-scheduler" ] && return 0
-  k8s_module_check
-  log "building kubernetes $KUBERNETES_VERSION control plane -> $dir/bin (cold build, long)"
+# -X flags that make the kube binaries report the pinned version.
+k8s_version_ldflags() {
   local v="${KUBERNETES_VERSION#v}" ld=""
   local major="${v%%.*}" minor; minor="${v#*.}"; minor="${minor%%.*}"
   local key val
@@ -94,8 +90,55 @@ install_kubernetes() {
     key="${kv%%=*}" val="${kv#*=}"
     ld+=" -X k8s.io/component-base/version.$key=$val -X k8s.io/client-go/pkg/version.$key=$val"
   done
-  k8s_build "$dir" "-s -w$ld" k8s.io/kubernetes/cmd/kube-apiserver \
+  printf '%s' "$ld"
+}
+
+install_kubernetes() {
+  local dir="$SWITCHBOARD_CACHE/kubernetes-$KUBERNETES_VERSION"
+  [ -x "$dir/bin/kube-apiserver" ] && [ -x "$dir/bin/kube-controller-manager" ] \
+    && [ -x "$dir/bin/kube-scheduler" ] && return 0
+  k8s_module_check
+  log "building kubernetes $KUBERNETES_VERSION control plane -> $dir/bin (cold build, long)"
+  k8s_build "$dir" "-s -w$(k8s_version_ldflags)" k8s.io/kubernetes/cmd/kube-apiserver \
     k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+}
+
+# The real node: Debian's runc and iptables, image tools (mmdebstrap, umoci), and
+# containerd, the CNI plugins, kubelet and kube-proxy built at their pins.
+install_node_system() {
+  apt_install runc iptables conntrack mmdebstrap umoci skopeo buildah
+}
+
+install_kube_node() {
+  local dir="$SWITCHBOARD_CACHE/kubernetes-$KUBERNETES_VERSION"
+  [ -x "$dir/bin/kubelet" ] && [ -x "$dir/bin/kube-proxy" ] && return 0
+  k8s_module_check
+  log "building kubelet and kube-proxy $KUBERNETES_VERSION -> $dir/bin (cold build, long)"
+  k8s_build "$dir" "-s -w$(k8s_version_ldflags)" k8s.io/kubernetes/cmd/kubelet \
+    k8s.io/kubernetes/cmd/kube-proxy
+}
+
+install_containerd() {
+  local dir="$SWITCHBOARD_CACHE/containerd-$CONTAINERD_VERSION" m=github.com/containerd/containerd/v2
+  [ -x "$dir/bin/containerd" ] && [ -x "$dir/bin/containerd-shim-runc-v2" ] && [ -x "$dir/bin/ctr" ] \
+    && return 0
+  log "go install containerd $CONTAINERD_VERSION -> $dir/bin (cold build, long)"
+  mkdir -p "$dir/bin"
+  env GOBIN="$dir/bin" GOFLAGS=-buildvcs=false CGO_ENABLED=0 go install -trimpath -tags no_btrfs \
+    -ldflags "-s -w -X $m/version.Version=$CONTAINERD_VERSION" \
+    "$m/cmd/containerd@$CONTAINERD_VERSION" "$m/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION" \
+    "$m/cmd/ctr@$CONTAINERD_VERSION"
+}
+
+install_cni_plugins() {
+  local dir="$SWITCHBOARD_CACHE/cni-plugins-$CNI_PLUGINS_VERSION" m=github.com/containernetworking/plugins
+  [ -x "$dir/bin/bridge" ] && [ -x "$dir/bin/host-local" ] && [ -x "$dir/bin/loopback" ] \
+    && [ -x "$dir/bin/portmap" ] && return 0
+  log "go install CNI plugins $CNI_PLUGINS_VERSION -> $dir/bin"
+  mkdir -p "$dir/bin"
+  env GOBIN="$dir/bin" GOFLAGS=-buildvcs=false CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" \
+    "$m/plugins/main/bridge@$CNI_PLUGINS_VERSION" "$m/plugins/ipam/host-local@$CNI_PLUGINS_VERSION" \
+    "$m/plugins/main/loopback@$CNI_PLUGINS_VERSION" "$m/plugins/meta/portmap@$CNI_PLUGINS_VERSION"
 }
 
 install_etcd() {
@@ -117,7 +160,8 @@ install_helm() {
     "GOFLAGS=-buildvcs=false -ldflags=-X=helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
 }
 
-ALL=(uv system livekit_server livekit_sip etcd kubernetes kwok helm)
+ALL=(uv system livekit_server livekit_sip etcd kubernetes kwok helm
+  node_system containerd cni_plugins kube_node)
 components=("$@")
 [ ${#components[@]} -eq 0 ] && components=("${ALL[@]}")
 for c in "${components[@]}"; do

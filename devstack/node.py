@@ -1,0 +1,399 @@
+"""A real node on the local control plane: containerd, kubelet and kube-proxy, torn down clean."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack import images, node_config, node_host, tools
+from devstack.cluster import Cluster, default_workdir
+from devstack.procs import StartupError, free_port, poll, port_open
+
+DEFAULT_NODE = "switchboard-node"
+
+
+class NodeError(RuntimeError):
+    """The node could not be started or stopped cleanly."""
+
+
+def containerd_bin(name: str = "containerd") -> Path:
+    return tools.containerd(name)
+
+
+def cni_bin_dir() -> Path:
+    return tools.cache_dir() / f"cni-plugins-{tools.versions()['CNI_PLUGINS_VERSION']}" / "bin"
+
+
+def required_binaries() -> dict[str, Path]:
+    return {
+        "containerd": containerd_bin(),
+        "containerd-shim-runc-v2": containerd_bin("containerd-shim-runc-v2"),
+        "ctr": containerd_bin("ctr"),
+        "runc": Path("/usr/sbin/runc"),
+        "iptables": Path("/usr/sbin/iptables"),
+        "bridge": cni_bin_dir() / "bridge",
+        "host-local": cni_bin_dir() / "host-local",
+        "loopback": cni_bin_dir() / "loopback",
+        "kubelet": tools.kube_binary("kubelet"),
+        "kube-proxy": tools.kube_binary("kube-proxy"),
+        "umoci": Path("/usr/bin/umoci"),
+        "mmdebstrap": Path("/usr/bin/mmdebstrap"),
+    }
+
+
+def missing_binaries() -> list[str]:
+    return [
+        f"{what} ({path})"
+        for what, path in required_binaries().items()
+        if not (path.is_file() and os.access(path, os.X_OK))
+    ]
+
+
+def unsupported() -> str | None:
+    """Why this machine cannot run the node (None when it can): root and cgroups needed."""
+    if os.geteuid() != 0:
+        return "the real node needs root (containerd, runc, netns, bridge, iptables)"
+    if (
+        not Path("/sys/fs/cgroup/memory").is_dir()
+        and not Path("/sys/fs/cgroup/cgroup.controllers").exists()
+    ):
+        return "no usable cgroup hierarchy at /sys/fs/cgroup"
+    return None
+
+
+@dataclass
+class Node:
+    """One real node registered with `cluster`; `bridge` and `subnet` keep nodes apart."""
+
+    cluster: Cluster
+    name: str = DEFAULT_NODE
+    bridge: str = "sbnode0"
+    subnet: str = "10.213.0.0/24"
+    proxy: bool = True
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def dir(self) -> Path:
+        return self.cluster.workdir / "nodes" / self.name
+
+    @property
+    def socket(self) -> Path:
+        return self.dir / "containerd.sock"
+
+    @property
+    def state_path(self) -> Path:
+        return self.dir / "node.json"
+
+    def _state(self) -> dict[str, object]:
+        try:
+            loaded: dict[str, object] = json.loads(self.state_path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+        return loaded
+
+    def _save(self, **update: object) -> None:
+        self.state_path.write_text(json.dumps({**self._state(), **update}, indent=2) + "\n")
+
+    def _start(self, what: str, argv: list[str]) -> int:
+        log = self.dir / "logs" / f"{what}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        pids = dict(self._pids())
+        pids[what] = proc.pid
+        self._save(pids=pids)
+        return proc.pid
+
+    def _pids(self) -> dict[str, int]:
+        raw = self._state().get("pids", {})
+        return {str(k): int(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+
+    def _alive(self, what: str) -> bool:
+        pid = self._pids().get(what)
+        if pid is None:
+            return False
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        return Path(f"/proc/{pid}").exists() and "zombie" not in _status(pid)
+
+    def _log_tail(self, what: str, lines: int = 25) -> str:
+        try:
+            text = (self.dir / "logs" / f"{what}.log").read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _wait(self, what: str, check: object, timeout: float) -> None:
+        def ready() -> bool:
+            if not self._alive(what):
+                raise NodeError(f"{what} exited early:\n{self._log_tail(what)}")
+            return bool(check() if callable(check) else check)
+
+        t0 = time.monotonic()
+        try:
+            poll(ready, timeout, what, 0.2, NodeError)
+        except NodeError as exc:
+            if "exited early" in str(exc):
+                raise
+            raise NodeError(f"{exc}\n{self._log_tail(what)}") from None
+        self.timings[what] = round(time.monotonic() - t0, 2)
+
+    def ctr(self, *args: str, timeout: float = 60) -> str:
+        cmd = [str(containerd_bin("ctr")), "--address", str(self.socket), "-n", "k8s.io", *args]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        if done.returncode != 0:
+            raise NodeError(f"ctr {' '.join(args)} failed:\n{done.stderr}")
+        return done.stdout
+
+    def ready(self) -> bool:
+        out = self.cluster.kubectl("get", "node", self.name, "-o", "json", check=False)
+        if not out:
+            return False
+        conditions = json.loads(out).get("status", {}).get("conditions", [])
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+    def up(self, *, timeout: float = 120) -> None:
+        """Start containerd, import the images, start kubelet (+ kube-proxy); wait for Ready."""
+        if reason := unsupported():
+            raise NodeError(reason)
+        if missing := missing_binaries():
+            raise NodeError(f"missing binaries (run `make tools`): {', '.join(missing)}")
+        if not self.cluster.kubeconfig.exists():
+            raise NodeError(f"no control plane at {self.cluster.dir} (start the cluster first)")
+        if self._alive("kubelet"):
+            return
+        t0 = time.monotonic()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._save(pids={}, chains_before=node_host.all_chains(), bridge=self.bridge)
+        built = images.build_all()
+        self.timings["images"] = round(time.monotonic() - t0, 2)
+        self._start_containerd(built["pause"].ref, timeout)
+        t1 = time.monotonic()
+        for image in built.values():
+            images.import_image(containerd_bin("ctr"), self.socket, image)
+        self.timings["import"] = round(time.monotonic() - t1, 2)
+        self._start_kubelet(timeout)
+        if self.proxy:
+            self._start_kube_proxy(timeout)
+        self.timings["up"] = round(time.monotonic() - t0, 2)
+
+    def _start_containerd(self, sandbox: str, timeout: float) -> None:
+        conf = self.dir / "containerd.toml"
+        conf.write_text(
+            node_config.containerd_toml(
+                root=self.dir / "containerd",
+                state=self.dir / "run",
+                address=self.socket,
+                cni_bin=cni_bin_dir(),
+                cni_conf=self.dir / "cni",
+                sandbox=sandbox,
+            )
+        )
+        cni = self.dir / "cni"
+        cni.mkdir(exist_ok=True)
+        (cni / "10-switchboard.conflist").write_text(
+            node_config.cni_conflist(
+                bridge=self.bridge, subnet=self.subnet, ipam_dir=self.dir / "ipam"
+            )
+        )
+        self._start("containerd", [str(containerd_bin()), "--config", str(conf)])
+
+        def answers() -> bool:
+            try:
+                self.ctr("version", timeout=5)
+            except (NodeError, subprocess.TimeoutExpired):
+                return False
+            return True
+
+        self._wait("containerd", answers, timeout)
+
+    def _start_kubelet(self, timeout: float) -> None:
+        conf = self.dir / "kubelet.yaml"
+        conf.write_text(
+            node_config.kubelet_yaml(
+                runtime=self.socket,
+                client_ca=self.cluster.dir / "pki" / "ca.crt",
+                pod_logs=self.dir / "pod-logs",
+                port=free_port(),
+                healthz_port=free_port(),
+                pod_cidr=self.subnet,
+            )
+        )
+        argv = [
+            str(tools.kube_binary("kubelet")),
+            "--config",
+            str(conf),
+            "--kubeconfig",
+            str(self.cluster.kubeconfig),
+            "--hostname-override",
+            self.name,
+            "--node-ip",
+            "127.0.0.1",
+            "--root-dir",
+            str(self.dir / "kubelet"),
+            "--cert-dir",
+            str(self.dir / "kubelet-pki"),
+            "--v",
+            "1",
+        ]
+        self._start("kubelet", argv)
+        self._wait("kubelet", self.ready, timeout)
+
+    def _start_kube_proxy(self, timeout: float) -> None:
+        healthz = free_port()
+        conf = self.dir / "kube-proxy.yaml"
+        conf.write_text(
+            node_config.kube_proxy_yaml(
+                kubeconfig=self.cluster.kubeconfig,
+                hostname=self.name,
+                cluster_cidr=self.subnet,
+                healthz_port=healthz,
+                metrics_port=free_port(),
+            )
+        )
+        self._start("kube-proxy", [str(tools.kube_binary("kube-proxy")), "--config", str(conf)])
+        self._wait("kube-proxy", lambda: port_open(healthz), timeout)
+
+    def leftovers(self) -> dict[str, object]:
+        """What the node left on the host: mounts, links, iptables chains, processes."""
+        before = self._state().get("chains_before", {})
+        keep = before if isinstance(before, dict) else {}
+        now = node_host.all_chains()
+        return {
+            "mounts": node_host.mounts_under(self.dir) if self.dir.exists() else [],
+            "links": node_host.links_of(self.bridge),
+            "chains": {k: sorted(set(v) - set(keep.get(k, []))) for k, v in now.items()},
+            "processes": node_host.pids_mentioning(str(self.dir) + "/"),
+        }
+
+    def down(self, *, timeout: float = 60) -> dict[str, object]:
+        """Drain, stop everything, then remove mounts, links and chains; return leftovers."""
+        t0 = time.monotonic()
+        if self.cluster.kubeconfig.exists() and self._alive("kubelet"):
+            self._drain(timeout)
+        pids = self._pids()
+        for what in ("kube-proxy", "kubelet"):
+            _stop(pids.get(what), timeout=15)
+        if self._alive("containerd"):
+            self._kill_tasks()
+        _stop(pids.get("containerd"), timeout=15)
+        node_host.kill_all(node_host.pids_mentioning(str(self.socket)))
+        with contextlib.suppress(FileNotFoundError, subprocess.TimeoutExpired):
+            subprocess.run(
+                [str(tools.kube_binary("kube-proxy")), "--cleanup"],
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+        left = self.cleanup_host()
+        if self.cluster.kubeconfig.exists():
+            self.cluster.kubectl("delete", "node", self.name, "--ignore-not-found", check=False)
+        self._save(pids={})
+        self.timings["down"] = round(time.monotonic() - t0, 2)
+        return left
+
+    def cleanup_host(self) -> dict[str, object]:
+        if self.dir.exists():
+            node_host.unmount_all(self.dir)
+        node_host.delete_links(self.bridge)
+        before = self._state().get("chains_before", {})
+        node_host.remove_chains(before if isinstance(before, dict) else {})
+        return self.leftovers()
+
+    def _drain(self, timeout: float) -> None:
+        selector = f"spec.nodeName={self.name}"
+        self.cluster.kubectl(
+            "delete", "pods", "-A", "--field-selector", selector, "--wait=false", check=False
+        )
+
+        def gone() -> bool:
+            out = self.cluster.kubectl(
+                "get", "pods", "-A", "--field-selector", selector, "-o", "name", check=False
+            )
+            return not out.strip()
+
+        with contextlib.suppress(NodeError):
+            poll(gone, timeout, f"pods on {self.name} to go", 0.5, NodeError)
+
+    def _kill_tasks(self) -> None:
+        with contextlib.suppress(NodeError, subprocess.TimeoutExpired):
+            for line in self.ctr("tasks", "ls", "-q", timeout=10).split():
+                with contextlib.suppress(NodeError):
+                    self.ctr("tasks", "kill", "-s", "SIGKILL", line, timeout=10)
+
+
+def _status(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return "zombie"
+
+
+def _stop(pid: int | None, *, timeout: float) -> None:
+    """SIGTERM `pid`'s process group, SIGKILL after `timeout`."""
+    if pid is None or not Path(f"/proc/{pid}").exists():
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+
+    def gone() -> bool:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        return not Path(f"/proc/{pid}").exists() or "zombie" in _status(pid)
+
+    try:
+        poll(gone, timeout, f"pid {pid} to exit", 0.1, StartupError)
+    except StartupError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        poll(gone, 10, f"pid {pid} to exit after SIGKILL", 0.1, NodeError)
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m devstack.node", description=__doc__)
+    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("--cluster", default=os.environ.get("SWITCHBOARD_CLUSTER", "switchboard"))
+    parser.add_argument("--workdir", type=Path, default=default_workdir())
+    parser.add_argument("--name", default=DEFAULT_NODE)
+    parser.add_argument("--no-proxy", action="store_true", help="skip kube-proxy")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
+    node = Node(
+        cluster=Cluster(name=args.cluster, workdir=args.workdir),
+        name=args.name,
+        proxy=not args.no_proxy,
+    )
+    try:
+        if args.command == "up":
+            node.up()
+            print(json.dumps({"node": node.name, "timings_s": node.timings}, indent=2))
+        elif args.command == "down":
+            left = node.down()
+            print(json.dumps({"timings_s": node.timings, "leftovers": left}, indent=2))
+            if any(left.values()):
+                print("error: leftovers after down", file=sys.stderr)
+                return 1
+        else:
+            print(json.dumps({"ready": node.ready(), "leftovers": node.leftovers()}, indent=2))
+    except (NodeError, images.ImageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

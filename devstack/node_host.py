@@ -1,0 +1,135 @@
+"""Host state the real node touches (mounts, links, iptables chains), to find and remove it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+# Chains that kubelet, kube-proxy and the CNI plugins create; only ones absent before `up`
+# are removed.
+CHAIN_PREFIXES = ("KUBE-", "CNI-")
+TABLES = ("filter", "nat", "mangle", "raw")
+
+
+def _unescape(field: str) -> str:
+    return field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n")
+
+
+def mounts_under(path: Path) -> list[str]:
+    """Mount points at or below `path`, deepest first (the order to unmount them)."""
+    prefix = str(path.resolve())
+    found = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = _unescape(line.split()[4])
+        if point == prefix or point.startswith(prefix + "/"):
+            found.append(point)
+    return sorted(set(found), key=lambda p: (-p.count("/"), p))
+
+
+def unmount_all(path: Path) -> list[str]:
+    """Unmount everything below `path` (lazily if busy); return what is still mounted."""
+    for _ in range(3):
+        points = mounts_under(path)
+        if not points:
+            return []
+        for point in points:
+            done = subprocess.run(["umount", point], capture_output=True, check=False)
+            if done.returncode != 0:
+                subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+    return mounts_under(path)
+
+
+def links_of(bridge: str) -> list[str]:
+    """The bridge and every link enslaved to it (the host ends of pod veths)."""
+    out = subprocess.run(
+        ["ip", "-j", "link", "show"], capture_output=True, text=True, check=False
+    ).stdout
+    names = []
+    for link in json.loads(out or "[]"):
+        if link.get("ifname") == bridge or link.get("master") == bridge:
+            names.append(str(link["ifname"]))
+    return names
+
+
+def delete_links(bridge: str) -> list[str]:
+    for name in links_of(bridge):
+        subprocess.run(["ip", "link", "delete", name], capture_output=True, check=False)
+    return links_of(bridge)
+
+
+def _save(cmd: str) -> str:
+    try:
+        return subprocess.run(
+            [f"{cmd}-save"], capture_output=True, text=True, check=False, timeout=30
+        ).stdout
+    except FileNotFoundError:
+        return ""
+
+
+def chains(cmd: str = "iptables") -> set[str]:
+    """`table/chain` for every chain with one of CHAIN_PREFIXES."""
+    found: set[str] = set()
+    table = ""
+    for line in _save(cmd).splitlines():
+        if line.startswith("*"):
+            table = line[1:]
+        elif line.startswith(":") and line[1:].startswith(CHAIN_PREFIXES):
+            found.add(f"{table}/{line[1:].split()[0]}")
+    return found
+
+
+def all_chains() -> dict[str, list[str]]:
+    return {cmd: sorted(chains(cmd)) for cmd in ("iptables", "ip6tables")}
+
+
+def remove_chains(keep: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Remove our chains (and the rules jumping to them) not in `keep`; return what is left."""
+    for cmd in ("iptables", "ip6tables"):
+        ours = chains(cmd) - set(keep.get(cmd, []))
+        if not ours:
+            continue
+        table = ""
+        for line in _save(cmd).splitlines():
+            if line.startswith("*"):
+                table = line[1:]
+            elif line.startswith("-A "):
+                parts = line.split()
+                target = parts[parts.index("-j") + 1] if "-j" in parts else ""
+                if f"{table}/{target}" in ours and f"{table}/{parts[1]}" not in ours:
+                    rule = ["-D", *parts[1:]]
+                    subprocess.run([cmd, "-t", table, *rule], capture_output=True, check=False)
+        for tc in sorted(ours):
+            table, chain = tc.split("/", 1)
+            subprocess.run([cmd, "-t", table, "-F", chain], capture_output=True, check=False)
+        for tc in sorted(ours):
+            table, chain = tc.split("/", 1)
+            subprocess.run([cmd, "-t", table, "-X", chain], capture_output=True, check=False)
+    now = all_chains()
+    return {cmd: sorted(set(now[cmd]) - set(keep.get(cmd, []))) for cmd in now}
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def pids_mentioning(marker: str) -> list[int]:
+    """Processes whose command line contains `marker` (e.g. the containerd socket path)."""
+    me = os.getpid()
+    return [
+        int(e.name)
+        for e in Path("/proc").iterdir()
+        if e.name.isdigit() and int(e.name) != me and marker in _cmdline(int(e.name))
+    ]
+
+
+def kill_all(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

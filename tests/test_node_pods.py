@@ -1,0 +1,123 @@
+"""Real pods on the real node: a Debian-built image runs, serves HTTP, goes, leaves nothing."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes.client.rest import ApiException
+
+from devstack import images, node_host
+from devstack import node as devnode
+from devstack.node_config import TAINT_KEY
+from tests.support.kube import Kube, wait_for
+
+pytestmark = pytest.mark.node
+
+
+def _restricted_pod(name: str, node: str, token: str) -> dict[str, Any]:
+    """A pod that passes Pod Security `restricted` and serves HTTP from Debian's python3."""
+    serve = (
+        "import http.server, sys; sys.argv[0] = 'srv'; "
+        "http.server.test(HandlerClass=http.server.SimpleHTTPRequestHandler, "
+        f"port=8080, bind='0.0.0.0')  # {token}"
+    )
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "nodeSelector": {"kubernetes.io/hostname": node},
+            "tolerations": [{"key": TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}],
+            "terminationGracePeriodSeconds": 2,
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 65532,
+                "runAsGroup": 65532,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [
+                {
+                    "name": "web",
+                    "image": images.base_image().ref,
+                    "imagePullPolicy": "Never",
+                    "command": ["python3", "-c", serve],
+                    "workingDir": "/tmp",
+                    "ports": [{"containerPort": 8080}],
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "readOnlyRootFilesystem": True,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                }
+            ],
+        },
+    }
+
+
+def _host_pids(token: str) -> list[int]:
+    return [pid for pid in node_host.pids_mentioning(token) if Path(f"/proc/{pid}/status").exists()]
+
+
+def test_real_pod_runs_serves_and_goes(kube: Kube, real_node: devnode.Node) -> None:
+    token = f"sbnode-{uuid.uuid4().hex[:8]}"
+    name = "web"
+    created = time.monotonic()
+    kube.core.create_namespaced_pod(kube.namespace, _restricted_pod(name, real_node.name, token))
+
+    def running() -> Any:
+        pod = kube.core.read_namespaced_pod(name, kube.namespace)
+        return pod if pod.status.phase == "Running" and pod.status.pod_ip else None
+
+    pod = wait_for(running, "the pod Running on the real node", timeout=90)
+    start_s = time.monotonic() - created
+    print(f"pod created -> Running: {start_s:.2f}s")
+    assert pod.spec.node_name == real_node.name
+    assert pod.status.pod_ip.startswith("10.213.1.")
+
+    # The container's process is a real host process, under the pod's uid.
+    pids = wait_for(lambda: _host_pids(token), "the container process on the host")
+    status = Path(f"/proc/{pids[0]}/status").read_text()
+    assert "65532" in next(line for line in status.splitlines() if line.startswith("Uid:"))
+
+    # It answers HTTP on its pod address (the node's bridge, local to this machine).
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://{pod.status.pod_ip}:8080/", timeout=2) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    wait_for(answers, "HTTP from the pod")
+    assert len(node_host.links_of(real_node.bridge)) == 2  # the bridge and the pod's veth
+
+    kube.core.delete_namespaced_pod(name, kube.namespace)
+
+    def gone() -> bool:
+        try:
+            kube.core.read_namespaced_pod(name, kube.namespace)
+        except ApiException as exc:
+            return exc.status == 404
+        return False
+
+    wait_for(gone, "the pod to be deleted")
+    wait_for(lambda: not _host_pids(token), "the container process to exit")
+    wait_for(
+        lambda: node_host.links_of(real_node.bridge) in ([], [real_node.bridge]),
+        "the pod's veth to go",
+    )
+
+
+def test_node_down_leaves_nothing(real_node: devnode.Node) -> None:
+    left = real_node.down()
+    assert left == {
+        "mounts": [],
+        "links": [],
+        "chains": {"iptables": [], "ip6tables": []},
+        "processes": [],
+    }
+    assert not real_node.ready()
