@@ -86,6 +86,11 @@ class Node:
         return self.cluster.workdir / "nodes" / self.name
 
     @property
+    def ip(self) -> str:
+        """The bridge's address: the pods' gateway, the node's InternalIP, kubelet's bind."""
+        return node_config.gateway(self.subnet)
+
+    @property
     def socket(self) -> Path:
         return self.dir / "containerd.sock"
 
@@ -176,6 +181,8 @@ class Node:
         t0 = time.monotonic()
         self.dir.mkdir(parents=True, exist_ok=True)
         self._save(pids={}, chains_before=node_host.all_chains(), bridge=self.bridge)
+        prefix = self.subnet.split("/")[1]
+        node_host.ensure_bridge(self.bridge, f"{self.ip}/{prefix}")
         built = images.build_all()
         self.timings["images"] = round(time.monotonic() - t0, 2)
         self._start_containerd(built["pause"].ref, timeout)
@@ -223,6 +230,7 @@ class Node:
         conf.write_text(
             node_config.kubelet_yaml(
                 runtime=self.socket,
+                address=self.ip,
                 client_ca=self.cluster.dir / "pki" / "ca.crt",
                 pod_logs=self.dir / "pod-logs",
                 port=free_port(),
@@ -239,7 +247,7 @@ class Node:
             "--hostname-override",
             self.name,
             "--node-ip",
-            "127.0.0.1",
+            self.ip,
             "--root-dir",
             str(self.dir / "kubelet"),
             "--cert-dir",
@@ -307,6 +315,7 @@ class Node:
         if self.dir.exists():
             node_host.unmount_all(self.dir)
         node_host.delete_links(self.bridge)
+        node_host.remove_empty_shim_dirs()
         before = self._state().get("chains_before", {})
         node_host.remove_chains(before if isinstance(before, dict) else {})
         return self.leftovers()
@@ -331,6 +340,14 @@ class Node:
             for line in self.ctr("tasks", "ls", "-q", timeout=10).split():
                 with contextlib.suppress(NodeError):
                     self.ctr("tasks", "kill", "-s", "SIGKILL", line, timeout=10)
+
+
+def is_clean(left: dict[str, object]) -> bool:
+    """True when `Node.leftovers()` found nothing (chains is a dict of per-tool lists)."""
+    chains = left.get("chains")
+    return not any(v for k, v in left.items() if k != "chains") and not (
+        isinstance(chains, dict) and any(chains.values())
+    )
 
 
 def _status(pid: int) -> str:
@@ -384,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "down":
             left = node.down()
             print(json.dumps({"timings_s": node.timings, "leftovers": left}, indent=2))
-            if any(left.values()):
+            if not is_clean(left):
                 print("error: leftovers after down", file=sys.stderr)
                 return 1
         else:

@@ -46,6 +46,9 @@ disabled_plugins = [
 {cri}]
   enable_selinux = false
   netns_mounts_under_state_dir = true
+  # This host withholds CAP_SYS_RESOURCE: no OOM score below containerd's own (kubelet asks
+  # -998 for sandboxes and -997 for Guaranteed pods); runc would fail to start them.
+  restrict_oom_score_adj = true
 
 {cri}.containerd]
   default_runtime_name = "runc"
@@ -55,6 +58,7 @@ disabled_plugins = [
 
 {cri}.containerd.runtimes.runc.options]
   BinaryName = "/usr/sbin/runc"
+  Root = "{state}/runc"
   SystemdCgroup = false
 
 {cri}.cni]
@@ -105,13 +109,14 @@ def cni_conflist(*, bridge: str, subnet: str, ipam_dir: Path) -> str:
 def kubelet_yaml(
     *,
     runtime: Path,
+    address: str,
     client_ca: Path,
     pod_logs: Path,
     port: int,
     healthz_port: int,
     pod_cidr: str,
 ) -> str:
-    """KubeletConfiguration for this host: cgroup v1 allowed, cgroupfs, loopback only."""
+    """KubeletConfiguration for this host: cgroup v1 allowed, cgroupfs, bound to the bridge."""
     doc = {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",
@@ -122,7 +127,7 @@ def kubelet_yaml(
         "failSwapOn": False,
         "containerRuntimeEndpoint": f"unix://{runtime}",
         "imageServiceEndpoint": f"unix://{runtime}",
-        "address": "127.0.0.1",
+        "address": address,
         "port": port,
         "readOnlyPort": 0,
         "healthzBindAddress": "127.0.0.1",

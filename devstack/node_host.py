@@ -15,6 +15,17 @@ CHAIN_PREFIXES = ("KUBE-", "CNI-")
 TABLES = ("filter", "nat", "mangle", "raw")
 
 
+# containerd 2.x keeps shim sockets (and ctr its fifos) here whatever its state dir is;
+# they go when the shims exit, the empty directories are removed by `down`.
+SHIM_DIRS = (Path("/run/containerd/s"), Path("/run/containerd/fifo"), Path("/run/containerd"))
+
+
+def remove_empty_shim_dirs() -> None:
+    for path in SHIM_DIRS:
+        with contextlib.suppress(OSError):
+            path.rmdir()
+
+
 def _unescape(field: str) -> str:
     return field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n")
 
@@ -53,6 +64,14 @@ def links_of(bridge: str) -> list[str]:
         if link.get("ifname") == bridge or link.get("master") == bridge:
             names.append(str(link["ifname"]))
     return names
+
+
+def ensure_bridge(bridge: str, address: str) -> None:
+    """Create `bridge` with `address` (the pods' gateway and the node's IP), up."""
+    if bridge not in links_of(bridge):
+        subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
+    subprocess.run(["ip", "addr", "replace", address, "dev", bridge], check=True)
+    subprocess.run(["ip", "link", "set", bridge, "up"], check=True)
 
 
 def delete_links(bridge: str) -> list[str]:

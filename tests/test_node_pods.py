@@ -85,16 +85,28 @@ def test_real_pod_runs_serves_and_goes(kube: Kube, real_node: devnode.Node) -> N
     assert "65532" in next(line for line in status.splitlines() if line.startswith("Uid:"))
 
     # It answers HTTP on its pod address (the node's bridge, local to this machine).
-    def answers() -> bool:
+    def answers(url: str) -> bool:
         try:
-            with urllib.request.urlopen(f"http://{pod.status.pod_ip}:8080/", timeout=2) as r:
+            with urllib.request.urlopen(url, timeout=2) as r:
                 return bool(r.status == 200)
         except OSError:
             return False
 
-    wait_for(answers, "HTTP from the pod")
+    wait_for(lambda: answers(f"http://{pod.status.pod_ip}:8080/"), "HTTP from the pod")
+
+    # kube-proxy: the pod behind a ClusterIP Service, reached from the host.
+    kube.core.patch_namespaced_pod(name, kube.namespace, {"metadata": {"labels": {"app": token}}})
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"selector": {"app": token}, "ports": [{"port": 80, "targetPort": 8080}]},
+    }
+    cluster_ip = kube.core.create_namespaced_service(kube.namespace, service).spec.cluster_ip
+    wait_for(lambda: answers(f"http://{cluster_ip}/"), "HTTP through the Service (kube-proxy)")
     assert len(node_host.links_of(real_node.bridge)) == 2  # the bridge and the pod's veth
 
+    kube.core.delete_namespaced_service(name, kube.namespace)
     kube.core.delete_namespaced_pod(name, kube.namespace)
 
     def gone() -> bool:
