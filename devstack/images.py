@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import shutil
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack import tools
+from devstack import node_host, tools
 
 ASSETS = Path(__file__).resolve().parent / "node_assets"
 REGISTRY = "localhost/switchboard"
@@ -22,6 +23,14 @@ SUITE = "bookworm"
 # The stand-in for python:3.11-slim-bookworm: Debian's python3 (3.11), apt for Dockerfile
 # RUN lines, passwd for useradd; /usr/local/bin/python3 as in the official image.
 BASE_PACKAGES = ("python3", "ca-certificates", "passwd")
+BASE_CONFIG = (
+    "--config.env",
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "--config.env",
+    "LANG=C.UTF-8",
+    "--config.cmd",
+    "python3",
+)
 BASE_HOOKS = (
     'chroot "$1" ln -sf /usr/bin/python3 /usr/local/bin/python3',
     'chroot "$1" ln -sf /usr/bin/python3 /usr/local/bin/python',
@@ -100,9 +109,28 @@ def pause_image() -> Image:
         return _package("pause", tag, layer, ["--config.entrypoint", "/pause"])
 
 
+def uv_image() -> Image:
+    """Stand-in for ghcr.io/astral-sh/uv: the pinned uv binary (from `make tools`) at /uv."""
+    version = tools.versions()["UV_VERSION"]
+    binary = tools.cache_dir() / f"uv-{version}" / "bin" / "uv"
+    if not binary.is_file():
+        raise ImageError(f"no uv at {binary} (run `make tools`)")
+    cached = images_dir() / f"uv-{version}.oci.tar"
+    if cached.exists():
+        return Image("uv", version, cached)
+    images_dir().mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=images_dir()) as tmp:
+        root = Path(tmp) / "root"
+        root.mkdir()
+        shutil.copy2(binary, root / "uv")
+        layer = Path(tmp) / "layer.tar"
+        _run("tar", "--owner=0", "--group=0", "-C", str(root), "-cf", str(layer), "uv")
+        return _package("uv", version, layer, ["--config.entrypoint", "/uv"])
+
+
 def base_image() -> Image:
     """Debian bookworm + python3 (3.11) from Debian's mirror by mmdebstrap, as one layer."""
-    tag = _digest(SUITE, *BASE_PACKAGES, *BASE_HOOKS)
+    tag = _digest(SUITE, *BASE_PACKAGES, *BASE_HOOKS, *BASE_CONFIG)
     cached = images_dir() / f"python-{tag}.oci.tar"
     if cached.exists():
         return Image("python", tag, cached)
@@ -120,8 +148,99 @@ def base_image() -> Image:
             str(layer),
             timeout=900,
         )
-        env = ["--config.env", "PATH=/usr/local/bin:/usr/bin:/bin", "--config.env", "LANG=C.UTF-8"]
-        return _package("python", tag, layer, [*env, "--config.cmd", "python3"])
+        return _package("python", tag, layer, list(BASE_CONFIG))
+
+
+# What operator/Dockerfile and agent/Dockerfile COPY from the repository root.
+APP_INPUTS = ("pyproject.toml", "uv.lock", "operator", "agent", "contract")
+SKIP_PARTS = ("__pycache__", ".egg-info", ".pytest_cache", ".mypy_cache")
+
+
+def _inputs_digest(dockerfile: Path) -> str:
+    h = hashlib.sha256(dockerfile.read_bytes())
+    for top in APP_INPUTS:
+        root = tools.REPO / top
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in files:
+            rel = path.relative_to(tools.REPO).as_posix()
+            if any(part in rel for part in SKIP_PARTS) or rel.endswith(".pyc"):
+                continue
+            h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:12]
+
+
+def _buildah(*args: str, timeout: float = 600) -> str:
+    store = images_dir() / "buildah"
+    return _run(
+        "buildah",
+        "--root",
+        str(store / "storage"),
+        "--runroot",
+        str(store / "run"),
+        "--storage-driver",
+        "overlay",
+        *args,
+        timeout=timeout,
+    )
+
+
+def app_image(name: str) -> Image:
+    """operator/Dockerfile or agent/Dockerfile, built by buildah (chroot isolation) on our base.
+
+    The base and uv images are passed as the Dockerfile's own PYTHON_IMAGE and UV_IMAGE
+    build args. Only during RUN steps, the host's CA bundle and a uv.toml (native-tls) are
+    mounted, so uv reaches PyPI through this machine's TLS-inspecting egress; nothing of
+    either is left in the image.
+    """
+    dockerfile = tools.REPO / name / "Dockerfile"
+    base, uv = base_image(), uv_image()
+    tag = _digest(base.tag, uv.tag, _inputs_digest(dockerfile))
+    cached = images_dir() / f"{name}-{tag}.oci.tar"
+    if cached.exists():
+        return Image(name, tag, cached)
+    for image in (base, uv):
+        image_id = _buildah("pull", "-q", f"oci-archive:{image.archive}").strip()
+        _buildah("tag", image_id, image.ref)
+    store = images_dir() / "buildah"
+    uv_toml = store / "uv.toml"
+    uv_toml.write_text("native-tls = true\n")
+    mounts = ["--volume", f"{uv_toml}:/etc/uv/uv.toml:ro"]
+    host_ca = Path("/etc/ssl/certs/ca-certificates.crt")
+    if host_ca.is_file():
+        mounts += ["--volume", f"{host_ca}:{host_ca}:ro"]
+    ref = f"{REGISTRY}/{name}:{tag}"
+    try:
+        _bud(dockerfile, ref, mounts, base, uv)
+        part = cached.with_suffix(".part")
+        _buildah("push", ref, f"oci-archive:{part}:{tag}")
+        part.rename(cached)
+    finally:
+        # buildah keeps failed build containers and its storage mounted: leave no mounts.
+        with contextlib.suppress(ImageError):
+            _buildah("rm", "--all")
+        node_host.unmount_all(store)
+    return Image(name, tag, cached)
+
+
+def _bud(dockerfile: Path, ref: str, mounts: list[str], base: Image, uv: Image) -> None:
+    _buildah(
+        "bud",
+        "--isolation",
+        "chroot",
+        "--force-rm",
+        "--pull-never",
+        *mounts,
+        "--build-arg",
+        f"PYTHON_IMAGE={base.ref}",
+        "--build-arg",
+        f"UV_IMAGE={uv.ref}",
+        "-f",
+        str(dockerfile),
+        "-t",
+        ref,
+        str(tools.REPO),
+        timeout=1800,
+    )
 
 
 def import_image(ctr: Path, address: Path, image: Image) -> str:
@@ -148,14 +267,17 @@ def build_all() -> dict[str, Image]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack.images", description=__doc__)
-    parser.add_argument("command", choices=["build", "list"])
-    parser.parse_args(argv)
+    parser.add_argument("command", choices=["build"])
+    parser.add_argument("--apps", action="store_true", help="also the operator and agent images")
+    args = parser.parse_args(argv)
     if shutil.which("umoci") is None or shutil.which("mmdebstrap") is None:
         print("error: umoci/mmdebstrap missing (run `make tools`)", file=sys.stderr)
         return 1
     start = time.monotonic()
     try:
         built = build_all()
+        if args.apps:
+            built.update({name: app_image(name) for name in ("operator", "agent")})
     except ImageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

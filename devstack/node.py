@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 
 from devstack import images, node_config, node_host, tools
 from devstack.cluster import Cluster, default_workdir
-from devstack.procs import StartupError, free_port, poll, port_open
+from devstack.procs import free_port, poll, port_open
 
 DEFAULT_NODE = "switchboard-node"
 
@@ -130,7 +129,7 @@ class Node:
             return False
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        return Path(f"/proc/{pid}").exists() and "zombie" not in _status(pid)
+        return Path(f"/proc/{pid}").exists() and "zombie" not in node_host.proc_status(pid)
 
     def _log_tail(self, what: str, lines: int = 25) -> str:
         try:
@@ -259,6 +258,13 @@ class Node:
         self._wait("kubelet", self.ready, timeout)
 
     def _start_kube_proxy(self, timeout: float) -> None:
+        # kube-proxy owns the host's KUBE-* chains: two (for two clusters) would fight.
+        others = node_host.pids_mentioning(f"{tools.kube_binary('kube-proxy')} --config")
+        if others:
+            raise NodeError(
+                f"another kube-proxy runs on this machine (pids {others}): one proxied node "
+                "per machine; stop it (python -m devstack.node down) or use --no-proxy"
+            )
         healthz = free_port()
         conf = self.dir / "kube-proxy.yaml"
         conf.write_text(
@@ -292,10 +298,10 @@ class Node:
             self._drain(timeout)
         pids = self._pids()
         for what in ("kube-proxy", "kubelet"):
-            _stop(pids.get(what), timeout=15)
+            node_host.stop_pid(pids.get(what), timeout=15)
         if self._alive("containerd"):
             self._kill_tasks()
-        _stop(pids.get("containerd"), timeout=15)
+        node_host.stop_pid(pids.get("containerd"), timeout=15)
         node_host.kill_all(node_host.pids_mentioning(str(self.socket)))
         with contextlib.suppress(FileNotFoundError, subprocess.TimeoutExpired):
             subprocess.run(
@@ -342,41 +348,6 @@ class Node:
                     self.ctr("tasks", "kill", "-s", "SIGKILL", line, timeout=10)
 
 
-def is_clean(left: dict[str, object]) -> bool:
-    """True when `Node.leftovers()` found nothing (chains is a dict of per-tool lists)."""
-    chains = left.get("chains")
-    return not any(v for k, v in left.items() if k != "chains") and not (
-        isinstance(chains, dict) and any(chains.values())
-    )
-
-
-def _status(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return "zombie"
-
-
-def _stop(pid: int | None, *, timeout: float) -> None:
-    """SIGTERM `pid`'s process group, SIGKILL after `timeout`."""
-    if pid is None or not Path(f"/proc/{pid}").exists():
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-
-    def gone() -> bool:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        return not Path(f"/proc/{pid}").exists() or "zombie" in _status(pid)
-
-    try:
-        poll(gone, timeout, f"pid {pid} to exit", 0.1, StartupError)
-    except StartupError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-        poll(gone, 10, f"pid {pid} to exit after SIGKILL", 0.1, NodeError)
-
-
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m devstack.node", description=__doc__)
     parser.add_argument("command", choices=["up", "down", "status"])
@@ -401,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "down":
             left = node.down()
             print(json.dumps({"timings_s": node.timings, "leftovers": left}, indent=2))
-            if not is_clean(left):
+            if not node_host.is_clean(left):
                 print("error: leftovers after down", file=sys.stderr)
                 return 1
         else:

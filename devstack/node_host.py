@@ -9,6 +9,8 @@ import signal
 import subprocess
 from pathlib import Path
 
+from devstack.procs import StartupError, poll
+
 # Chains that kubelet, kube-proxy and the CNI plugins create; only ones absent before `up`
 # are removed.
 CHAIN_PREFIXES = ("KUBE-", "CNI-")
@@ -152,3 +154,38 @@ def kill_all(pids: list[int]) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+def is_clean(left: dict[str, object]) -> bool:
+    """True when `Node.leftovers()` found nothing (chains is a dict of per-tool lists)."""
+    chains = left.get("chains")
+    return not any(v for k, v in left.items() if k != "chains") and not (
+        isinstance(chains, dict) and any(chains.values())
+    )
+
+
+def proc_status(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return "zombie"
+
+
+def stop_pid(pid: int | None, *, timeout: float) -> None:
+    """SIGTERM `pid`'s process group, SIGKILL after `timeout`."""
+    if pid is None or not Path(f"/proc/{pid}").exists():
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+
+    def gone() -> bool:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        return not Path(f"/proc/{pid}").exists() or "zombie" in proc_status(pid)
+
+    try:
+        poll(gone, timeout, f"pid {pid} to exit", 0.1, StartupError)
+    except StartupError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        poll(gone, 10, f"pid {pid} to exit after SIGKILL", 0.1, StartupError)
