@@ -34,8 +34,8 @@ tools: ## build/install the pinned real components into ~/.cache/switchboard
 	tools/install.sh
 
 .PHONY: images
-images: venv ## OCI images without Docker (pause; Debian bookworm + python3 via mmdebstrap), cached
-	$(PY) -m devstack.images build
+images: tools venv ## OCI images without Docker: pause, Debian python base (mmdebstrap), operator, agent (buildah); cached
+	$(PY) -m devstack.images build --apps
 
 .PHONY: node-up
 node-up: venv ## a real node (containerd, kubelet, kube-proxy) on the running `make up` cluster
@@ -62,7 +62,7 @@ chart-crds: ## copy crds/ into the chart (charts/switchboard/crds)
 	rm -rf charts/switchboard/crds && cp -r crds charts/switchboard/crds
 
 .PHONY: test
-test: tools venv lint ## install everything, then run every test tier this machine can run
+test: tools venv lint images ## install everything, then run every test tier this machine can run
 	SWITCHBOARD_REQUIRE_TOOLS=1 $(PY) -m pytest -m "not kind" $(PYTEST_ARGS)
 
 .PHONY: test-unit

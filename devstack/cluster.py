@@ -50,7 +50,7 @@ def missing_binaries() -> list[str]:
     ]
 
 
-def _kwokctl_config() -> str:
+def _kwokctl_config(pki: Path) -> str:
     """KwokctlConfiguration: our binaries, loopback only, RBAC + default admission (incl. PSA)."""
     bins = required_binaries()
     options = {
@@ -77,7 +77,19 @@ def _kwokctl_config() -> str:
         "kind": "KwokctlConfiguration",
         "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
         "options": options,
-        "componentsPatches": [{"name": "kwok-controller", "extraArgs": kwok_args}],
+        "componentsPatches": [
+            {"name": "kwok-controller", "extraArgs": kwok_args},
+            # A real kubelet's logs/exec: dial its InternalIP (never look its name up in DNS),
+            # as a client its x509 authentication accepts (the cluster CA signs admin.crt).
+            {
+                "name": "kube-apiserver",
+                "extraArgs": [
+                    {"key": "kubelet-preferred-address-types", "value": "InternalIP"},
+                    {"key": "kubelet-client-certificate", "value": str(pki / "admin.crt")},
+                    {"key": "kubelet-client-key", "value": str(pki / "admin.key")},
+                ],
+            },
+        ],
     }
     return json.dumps(doc, indent=2) + "\n"  # JSON is YAML
 
@@ -205,7 +217,7 @@ class Cluster:
         if self.exists():
             self.kwokctl("start", "cluster", "--timeout", f"{int(timeout)}s", timeout=timeout)
         else:
-            self.config_path.write_text(_kwokctl_config())
+            self.config_path.write_text(_kwokctl_config(self.dir / "pki"))
             self.kwokctl(
                 "create",
                 "cluster",

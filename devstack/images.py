@@ -227,6 +227,7 @@ def _bud(dockerfile: Path, ref: str, mounts: list[str], base: Image, uv: Image) 
         "bud",
         "--isolation",
         "chroot",
+        "--layers",
         "--force-rm",
         "--pull-never",
         *mounts,

@@ -124,6 +124,41 @@ def test_real_pod_runs_serves_and_goes(kube: Kube, real_node: devnode.Node) -> N
     )
 
 
+@pytest.mark.parametrize(
+    ("image", "check"),
+    [
+        ("operator", "import kopf, switchboard.handlers; print('ok')"),
+        (
+            "agent",
+            "import switchboard_agent.worker; from livekit.plugins import silero; print('ok')",
+        ),
+    ],
+)
+def test_project_image_runs_on_the_node(
+    kube: Kube, real_node: devnode.Node, image: str, check: str
+) -> None:
+    """The Dockerfiles built by buildah run under PSA restricted on the real node."""
+    built = images.app_image(image)
+    images.import_image(devnode.containerd_bin("ctr"), real_node.socket, built)
+    pod = _restricted_pod(image, real_node.name, uuid.uuid4().hex[:8])
+    container = pod["spec"]["containers"][0]
+    container.update(image=built.ref, command=["python", "-c", check], workingDir="/")
+    container.pop("ports")
+    pod["spec"]["restartPolicy"] = "Never"
+    created = time.monotonic()
+    kube.core.create_namespaced_pod(kube.namespace, pod)
+
+    def finished() -> str:
+        phase: str = kube.core.read_namespaced_pod(image, kube.namespace).status.phase
+        return phase if phase in ("Succeeded", "Failed") else ""
+
+    phase = wait_for(finished, f"the {image} pod to finish", timeout=120)
+    print(f"{image} pod created -> exited: {time.monotonic() - created:.2f}s")
+    log = kube.core.read_namespaced_pod_log(image, kube.namespace)
+    assert (phase, log.strip().splitlines()[-1]) == ("Succeeded", "ok")
+    kube.core.delete_namespaced_pod(image, kube.namespace)
+
+
 def test_node_down_leaves_nothing(real_node: devnode.Node) -> None:
     left = real_node.down()
     assert left == {
