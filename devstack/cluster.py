@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack import tools
+from devstack.node_config import NODE_IP
 from devstack.procs import poll, rss_kib
 
 DEFAULT_NAME = "switchboard"
@@ -59,7 +60,8 @@ def _kwokctl_config(pki: Path) -> str:
         "securePort": True,
         "kubeAuthorization": True,
         "kubeAdmission": True,
-        "kubeApiserverCertSANs": ["127.0.0.1", "localhost"],
+        # 10.0.0.1 (the `kubernetes` Service) and the real node's address: in-cluster clients.
+        "kubeApiserverCertSANs": ["127.0.0.1", "localhost", "10.0.0.1", NODE_IP],
         "etcdBinary": str(bins["etcd"]),
         "kubeApiserverBinary": str(bins["kube-apiserver"]),
         "kubeControllerManagerBinary": str(bins["kube-controller-manager"]),
@@ -85,6 +87,7 @@ def _kwokctl_config(pki: Path) -> str:
                 "name": "kube-apiserver",
                 "extraArgs": [
                     {"key": "kubelet-preferred-address-types", "value": "InternalIP"},
+                    {"key": "advertise-address", "value": NODE_IP},
                     {"key": "kubelet-client-certificate", "value": str(pki / "admin.crt")},
                     {"key": "kubelet-client-key", "value": str(pki / "admin.key")},
                 ],

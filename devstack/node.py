@@ -16,6 +16,7 @@ from pathlib import Path
 from devstack import images, node_config, node_host, tools
 from devstack.cluster import Cluster, default_workdir
 from devstack.procs import free_port, poll, port_open
+from devstack.procs import rss_kib as procs_rss
 
 DEFAULT_NODE = "switchboard-node"
 
@@ -24,49 +25,11 @@ class NodeError(RuntimeError):
     """The node could not be started or stopped cleanly."""
 
 
-def containerd_bin(name: str = "containerd") -> Path:
-    return tools.containerd(name)
-
-
-def cni_bin_dir() -> Path:
-    return tools.cache_dir() / f"cni-plugins-{tools.versions()['CNI_PLUGINS_VERSION']}" / "bin"
-
-
-def required_binaries() -> dict[str, Path]:
-    return {
-        "containerd": containerd_bin(),
-        "containerd-shim-runc-v2": containerd_bin("containerd-shim-runc-v2"),
-        "ctr": containerd_bin("ctr"),
-        "runc": Path("/usr/sbin/runc"),
-        "iptables": Path("/usr/sbin/iptables"),
-        "bridge": cni_bin_dir() / "bridge",
-        "host-local": cni_bin_dir() / "host-local",
-        "loopback": cni_bin_dir() / "loopback",
-        "kubelet": tools.kube_binary("kubelet"),
-        "kube-proxy": tools.kube_binary("kube-proxy"),
-        "umoci": Path("/usr/bin/umoci"),
-        "mmdebstrap": Path("/usr/bin/mmdebstrap"),
-    }
-
-
-def missing_binaries() -> list[str]:
-    return [
-        f"{what} ({path})"
-        for what, path in required_binaries().items()
-        if not (path.is_file() and os.access(path, os.X_OK))
-    ]
-
-
-def unsupported() -> str | None:
-    """Why this machine cannot run the node (None when it can): root and cgroups needed."""
-    if os.geteuid() != 0:
-        return "the real node needs root (containerd, runc, netns, bridge, iptables)"
-    if (
-        not Path("/sys/fs/cgroup/memory").is_dir()
-        and not Path("/sys/fs/cgroup/cgroup.controllers").exists()
-    ):
-        return "no usable cgroup hierarchy at /sys/fs/cgroup"
-    return None
+containerd_bin = node_host.containerd_bin
+cni_bin_dir = node_host.cni_bin_dir
+required_binaries = node_host.required_binaries
+missing_binaries = node_host.missing_binaries
+unsupported = node_host.unsupported
 
 
 @dataclass
@@ -75,8 +38,8 @@ class Node:
 
     cluster: Cluster
     name: str = DEFAULT_NODE
-    bridge: str = "sbnode0"
-    subnet: str = "10.213.0.0/24"
+    bridge: str = node_config.BRIDGE
+    subnet: str = node_config.SUBNET
     proxy: bool = True
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -112,7 +75,7 @@ class Node:
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:
             proc = subprocess.Popen(
-                argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=tools.REPO
             )
         pids = dict(self._pids())
         pids[what] = proc.pid
@@ -177,6 +140,15 @@ class Node:
             raise NodeError(f"no control plane at {self.cluster.dir} (start the cluster first)")
         if self._alive("kubelet"):
             return
+        if self.proxy and (
+            others := node_host.pids_mentioning(f"{tools.kube_binary('kube-proxy')} --config")
+        ):
+            raise NodeError(
+                f"another kube-proxy runs on this machine (pids {others}): one proxied node "
+                "per machine; stop it (python -m devstack.node down) or use --no-proxy"
+            )
+        if node_host.links_of(self.bridge):
+            raise NodeError(f"bridge {self.bridge} exists: another node owns it")
         t0 = time.monotonic()
         self.dir.mkdir(parents=True, exist_ok=True)
         self._save(pids={}, chains_before=node_host.all_chains(), bridge=self.bridge)
@@ -189,6 +161,7 @@ class Node:
         for image in built.values():
             images.import_image(containerd_bin("ctr"), self.socket, image)
         self.timings["import"] = round(time.monotonic() - t1, 2)
+        self._start_relay(timeout)
         self._start_kubelet(timeout)
         if self.proxy:
             self._start_kube_proxy(timeout)
@@ -224,6 +197,24 @@ class Node:
 
         self._wait("containerd", answers, timeout)
 
+    def _start_relay(self, timeout: float) -> None:
+        """The apiserver's advertised address (the bridge's) relayed to its loopback port."""
+        server = self.cluster.kubectl(
+            "config", "view", "-o", "jsonpath={.clusters[0].cluster.server}"
+        )
+        port = int(server.rsplit(":", 1)[1].strip("/"))
+        if self.ip != node_config.NODE_IP:
+            return  # the cluster advertises NODE_IP only
+        argv = [
+            sys.executable,
+            "-m",
+            "devstack.node_relay",
+            f"{self.ip}:{port}",
+            f"127.0.0.1:{port}",
+        ]
+        self._start("relay", argv)
+        self._wait("relay", lambda: port_open(port, self.ip), timeout)
+
     def _start_kubelet(self, timeout: float) -> None:
         conf = self.dir / "kubelet.yaml"
         conf.write_text(
@@ -258,13 +249,6 @@ class Node:
         self._wait("kubelet", self.ready, timeout)
 
     def _start_kube_proxy(self, timeout: float) -> None:
-        # kube-proxy owns the host's KUBE-* chains: two (for two clusters) would fight.
-        others = node_host.pids_mentioning(f"{tools.kube_binary('kube-proxy')} --config")
-        if others:
-            raise NodeError(
-                f"another kube-proxy runs on this machine (pids {others}): one proxied node "
-                "per machine; stop it (python -m devstack.node down) or use --no-proxy"
-            )
         healthz = free_port()
         conf = self.dir / "kube-proxy.yaml"
         conf.write_text(
@@ -297,7 +281,7 @@ class Node:
         if self.cluster.kubeconfig.exists() and self._alive("kubelet"):
             self._drain(timeout)
         pids = self._pids()
-        for what in ("kube-proxy", "kubelet"):
+        for what in ("kube-proxy", "kubelet", "relay"):
             node_host.stop_pid(pids.get(what), timeout=15)
         if self._alive("containerd"):
             self._kill_tasks()
@@ -348,6 +332,28 @@ class Node:
                     self.ctr("tasks", "kill", "-s", "SIGKILL", line, timeout=10)
 
 
+def reap_orphans(name: str, cluster: str) -> list[Path]:
+    """Stop nodes called `name` left running by a killed owner (another workdir than ours).
+
+    A node's processes name its directory, `<workdir>/nodes/<name>/`; each such workdir
+    gets a full `down` (drain skipped when its control plane is gone). Returns the dirs.
+    """
+    marker = f"/nodes/{name}/"
+    dirs = set()
+    for pid in node_host.pids_mentioning(marker):
+        for arg in node_host.cmdline(pid).split():
+            if marker in arg:
+                dirs.add(Path(arg.split(marker, 1)[0]))
+    for workdir in sorted(dirs):
+        Node(cluster=Cluster(name=cluster, workdir=workdir), name=name).down()
+    return sorted(dirs)
+
+
+def rss_kib(node: Node) -> dict[str, int]:
+    """RSS of containerd, kubelet and kube-proxy (the node's own cost, without pods)."""
+    return {what: procs_rss(pid) for what, pid in node._pids().items() if procs_rss(pid)}
+
+
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m devstack.node", description=__doc__)
     parser.add_argument("command", choices=["up", "down", "status"])
@@ -376,7 +382,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print("error: leftovers after down", file=sys.stderr)
                 return 1
         else:
-            print(json.dumps({"ready": node.ready(), "leftovers": node.leftovers()}, indent=2))
+            state = {"ready": node.ready(), "rss_kib": rss_kib(node), "leftovers": node.leftovers()}
+            print(json.dumps(state, indent=2))
     except (NodeError, images.ImageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -7,6 +7,12 @@ import json
 from pathlib import Path
 
 TAINT_KEY = "switchboard.dev/real-node"
+# One real node per machine (kube-proxy owns the host's KUBE-* chains): one bridge, one subnet.
+BRIDGE = "sbnode0"
+SUBNET = "10.213.0.0/24"
+# The bridge address: the node's InternalIP and the apiserver's advertised address, relayed
+# to its loopback port (devstack/node_relay.py) so pods reach it through the Service.
+NODE_IP = "10.213.0.1"
 
 
 def containerd_toml(

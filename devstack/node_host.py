@@ -9,6 +9,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+from devstack import tools
 from devstack.procs import StartupError, poll
 
 # Chains that kubelet, kube-proxy and the CNI plugins create; only ones absent before `up`
@@ -133,7 +134,7 @@ def remove_chains(keep: dict[str, list[str]]) -> dict[str, list[str]]:
     return {cmd: sorted(set(now[cmd]) - set(keep.get(cmd, []))) for cmd in now}
 
 
-def _cmdline(pid: int) -> str:
+def cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
@@ -146,7 +147,7 @@ def pids_mentioning(marker: str) -> list[int]:
     return [
         int(e.name)
         for e in Path("/proc").iterdir()
-        if e.name.isdigit() and int(e.name) != me and marker in _cmdline(int(e.name))
+        if e.name.isdigit() and int(e.name) != me and marker in cmdline(int(e.name))
     ]
 
 
@@ -189,3 +190,48 @@ def stop_pid(pid: int | None, *, timeout: float) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
         poll(gone, 10, f"pid {pid} to exit after SIGKILL", 0.1, StartupError)
+
+
+def containerd_bin(name: str = "containerd") -> Path:
+    return tools.containerd(name)
+
+
+def cni_bin_dir() -> Path:
+    return tools.cache_dir() / f"cni-plugins-{tools.versions()['CNI_PLUGINS_VERSION']}" / "bin"
+
+
+def required_binaries() -> dict[str, Path]:
+    return {
+        "containerd": containerd_bin(),
+        "containerd-shim-runc-v2": containerd_bin("containerd-shim-runc-v2"),
+        "ctr": containerd_bin("ctr"),
+        "runc": Path("/usr/sbin/runc"),
+        "iptables": Path("/usr/sbin/iptables"),
+        "bridge": cni_bin_dir() / "bridge",
+        "host-local": cni_bin_dir() / "host-local",
+        "loopback": cni_bin_dir() / "loopback",
+        "kubelet": tools.kube_binary("kubelet"),
+        "kube-proxy": tools.kube_binary("kube-proxy"),
+        "umoci": Path("/usr/bin/umoci"),
+        "mmdebstrap": Path("/usr/bin/mmdebstrap"),
+    }
+
+
+def missing_binaries() -> list[str]:
+    return [
+        f"{what} ({path})"
+        for what, path in required_binaries().items()
+        if not (path.is_file() and os.access(path, os.X_OK))
+    ]
+
+
+def unsupported() -> str | None:
+    """Why this machine cannot run the node (None when it can): root and cgroups needed."""
+    if os.geteuid() != 0:
+        return "the real node needs root (containerd, runc, netns, bridge, iptables)"
+    if (
+        not Path("/sys/fs/cgroup/memory").is_dir()
+        and not Path("/sys/fs/cgroup/cgroup.controllers").exists()
+    ):
+        return "no usable cgroup hierarchy at /sys/fs/cgroup"
+    return None

@@ -77,7 +77,7 @@ def test_real_pod_runs_serves_and_goes(kube: Kube, real_node: devnode.Node) -> N
     start_s = time.monotonic() - created
     print(f"pod created -> Running: {start_s:.2f}s")
     assert pod.spec.node_name == real_node.name
-    assert pod.status.pod_ip.startswith("10.213.1.")
+    assert pod.status.pod_ip.startswith("10.213.0.")
 
     # The container's process is a real host process, under the pod's uid.
     pids = wait_for(lambda: _host_pids(token), "the container process on the host")
@@ -157,6 +157,30 @@ def test_project_image_runs_on_the_node(
     log = kube.core.read_namespaced_pod_log(image, kube.namespace)
     assert (phase, log.strip().splitlines()[-1]) == ("Succeeded", "ok")
     kube.core.delete_namespaced_pod(image, kube.namespace)
+
+
+def test_pod_reaches_the_apiserver_through_its_service(kube: Kube, real_node: devnode.Node) -> None:
+    """In-cluster config, as the operator pod uses it: the `kubernetes` Service, SA token, TLS."""
+    built = images.app_image("operator")
+    images.import_image(devnode.containerd_bin("ctr"), real_node.socket, built)
+    check = (
+        "from kubernetes import client, config; config.load_incluster_config(); "
+        "print(client.VersionApi().get_code().git_version)"
+    )
+    pod = _restricted_pod("incluster", real_node.name, uuid.uuid4().hex[:8])
+    container = pod["spec"]["containers"][0]
+    container.update(image=built.ref, command=["python", "-c", check], workingDir="/")
+    container.pop("ports")
+    pod["spec"]["restartPolicy"] = "Never"
+    kube.core.create_namespaced_pod(kube.namespace, pod)
+
+    def finished() -> str:
+        phase: str = kube.core.read_namespaced_pod("incluster", kube.namespace).status.phase
+        return phase if phase in ("Succeeded", "Failed") else ""
+
+    phase = wait_for(finished, "the in-cluster client pod to finish", timeout=120)
+    log = kube.core.read_namespaced_pod_log("incluster", kube.namespace)
+    assert (phase, log.strip().splitlines()[-1]) == ("Succeeded", "v1.36.4"), log
 
 
 def test_node_down_leaves_nothing(real_node: devnode.Node) -> None:
