@@ -219,7 +219,18 @@ def app_image(name: str) -> Image:
         with contextlib.suppress(ImageError):
             _buildah("rm", "--all")
         node_host.unmount_all(store)
+        _remove_buildah_cni_dir()
     return Image(name, tag, cached)
+
+
+def _remove_buildah_cni_dir() -> None:
+    """buildah creates /etc/cni/net.d with only a cni.lock in it; remove just that."""
+    net_d = Path("/etc/cni/net.d")
+    if net_d.is_dir() and [p.name for p in net_d.iterdir()] == ["cni.lock"]:
+        (net_d / "cni.lock").unlink()
+    for made in (net_d, net_d.parent):
+        with contextlib.suppress(OSError):
+            made.rmdir()
 
 
 def _bud(dockerfile: Path, ref: str, mounts: list[str], base: Image, uv: Image) -> None:

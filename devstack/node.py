@@ -140,6 +140,12 @@ class Node:
             raise NodeError(f"no control plane at {self.cluster.dir} (start the cluster first)")
         if self._alive("kubelet"):
             return
+        kwok_conf = self.cluster.dir / "kwok.yaml"
+        if kwok_conf.exists() and "--manage-all-nodes=false" not in kwok_conf.read_text():
+            raise NodeError(
+                f"cluster {self.cluster.name} predates the real node (kwok would fake its pods):"
+                " recreate it (python -m devstack.cluster down, then up)"
+            )
         if self.proxy and (
             others := node_host.pids_mentioning(f"{tools.kube_binary('kube-proxy')} --config")
         ):
@@ -306,6 +312,7 @@ class Node:
             node_host.unmount_all(self.dir)
         node_host.delete_links(self.bridge)
         node_host.remove_empty_shim_dirs()
+        node_host.remove_fixed_residue(self.dir)
         before = self._state().get("chains_before", {})
         node_host.remove_chains(before if isinstance(before, dict) else {})
         return self.leftovers()

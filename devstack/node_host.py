@@ -23,8 +23,34 @@ TABLES = ("filter", "nat", "mangle", "raw")
 SHIM_DIRS = (Path("/run/containerd/s"), Path("/run/containerd/fifo"), Path("/run/containerd"))
 
 
+# Paths kubelet, containerd's CNI library and buildah use whatever they are configured with.
+FIXED_DIRS = (
+    Path("/var/log/containers"),
+    Path("/var/lib/kubelet/device-plugins"),
+    Path("/var/lib/kubelet"),
+    Path("/var/lib/cni/results"),
+    Path("/var/lib/cni"),
+    Path("/etc/cni/net.d"),
+    Path("/etc/cni"),
+)
+
+
 def remove_empty_shim_dirs() -> None:
     for path in SHIM_DIRS:
+        with contextlib.suppress(OSError):
+            path.rmdir()
+
+
+def remove_fixed_residue(node_dir: Path) -> None:
+    """After the node stopped: kubelet's log links into `node_dir` and its device-plugin
+    socket, then those fixed directories if empty (never anything else in them)."""
+    logs = Path("/var/log/containers")
+    if logs.is_dir():
+        for link in logs.iterdir():
+            if link.is_symlink() and str(link.readlink()).startswith(f"{node_dir}/"):
+                link.unlink()
+    Path("/var/lib/kubelet/device-plugins/kubelet.sock").unlink(missing_ok=True)
+    for path in FIXED_DIRS:
         with contextlib.suppress(OSError):
             path.rmdir()
 

@@ -192,3 +192,7 @@ def test_node_down_leaves_nothing(real_node: devnode.Node) -> None:
         "processes": [],
     }
     assert not real_node.ready()
+    logs = Path("/var/log/containers")
+    links = [p for p in logs.iterdir() if p.is_symlink()] if logs.is_dir() else []
+    assert not [p for p in links if str(p.readlink()).startswith(f"{real_node.dir}/")]
+    assert not Path("/var/lib/kubelet/device-plugins/kubelet.sock").exists()
