@@ -152,7 +152,7 @@ def base_image() -> Image:
 
 
 # What operator/Dockerfile and agent/Dockerfile COPY from the repository root.
-APP_INPUTS = ("pyproject.toml", "uv.lock", "operator", "agent", "contract")
+APP_INPUTS = ("pyproject.toml", "uv.lock", "operator", "agent", "contract", "gateway")
 SKIP_PARTS = ("__pycache__", ".egg-info", ".pytest_cache", ".mypy_cache")
 
 
