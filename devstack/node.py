@@ -25,13 +25,6 @@ class NodeError(RuntimeError):
     """The node could not be started or stopped cleanly."""
 
 
-containerd_bin = node_host.containerd_bin
-cni_bin_dir = node_host.cni_bin_dir
-required_binaries = node_host.required_binaries
-missing_binaries = node_host.missing_binaries
-unsupported = node_host.unsupported
-
-
 @dataclass
 class Node:
     """One real node registered with `cluster`; `bridge` and `subnet` keep nodes apart."""
@@ -117,7 +110,14 @@ class Node:
         self.timings[what] = round(time.monotonic() - t0, 2)
 
     def ctr(self, *args: str, timeout: float = 60) -> str:
-        cmd = [str(containerd_bin("ctr")), "--address", str(self.socket), "-n", "k8s.io", *args]
+        cmd = [
+            str(node_host.containerd_bin("ctr")),
+            "--address",
+            str(self.socket),
+            "-n",
+            "k8s.io",
+            *args,
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
         if done.returncode != 0:
             raise NodeError(f"ctr {' '.join(args)} failed:\n{done.stderr}")
@@ -132,9 +132,9 @@ class Node:
 
     def up(self, *, timeout: float = 120) -> None:
         """Start containerd, import the images, start kubelet (+ kube-proxy); wait for Ready."""
-        if reason := unsupported():
+        if reason := node_host.unsupported():
             raise NodeError(reason)
-        if missing := missing_binaries():
+        if missing := node_host.missing_binaries():
             raise NodeError(f"missing binaries (run `make tools`): {', '.join(missing)}")
         if not self.cluster.kubeconfig.exists():
             raise NodeError(f"no control plane at {self.cluster.dir} (start the cluster first)")
@@ -157,15 +157,21 @@ class Node:
             raise NodeError(f"bridge {self.bridge} exists: another node owns it")
         t0 = time.monotonic()
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._save(pids={}, chains_before=node_host.all_chains(), bridge=self.bridge)
+        self._save(
+            pids={},
+            chains_before=node_host.all_chains(),
+            bridge=self.bridge,
+            ip_forward=node_host.ip_forward(),
+        )
         prefix = self.subnet.split("/")[1]
         node_host.ensure_bridge(self.bridge, f"{self.ip}/{prefix}")
+        node_host.isolate_bridge(self.bridge)
         built = images.build_all()
         self.timings["images"] = round(time.monotonic() - t0, 2)
         self._start_containerd(built["pause"].ref, timeout)
         t1 = time.monotonic()
         for image in built.values():
-            images.import_image(containerd_bin("ctr"), self.socket, image)
+            images.import_image(node_host.containerd_bin("ctr"), self.socket, image)
         self.timings["import"] = round(time.monotonic() - t1, 2)
         self._start_relay(timeout)
         self._start_kubelet(timeout)
@@ -180,7 +186,7 @@ class Node:
                 root=self.dir / "containerd",
                 state=self.dir / "run",
                 address=self.socket,
-                cni_bin=cni_bin_dir(),
+                cni_bin=node_host.cni_bin_dir(),
                 cni_conf=self.dir / "cni",
                 sandbox=sandbox,
             )
@@ -192,7 +198,7 @@ class Node:
                 bridge=self.bridge, subnet=self.subnet, ipam_dir=self.dir / "ipam"
             )
         )
-        self._start("containerd", [str(containerd_bin()), "--config", str(conf)])
+        self._start("containerd", [str(node_host.containerd_bin()), "--config", str(conf)])
 
         def answers() -> bool:
             try:
@@ -315,6 +321,9 @@ class Node:
         node_host.remove_fixed_residue(self.dir)
         before = self._state().get("chains_before", {})
         node_host.remove_chains(before if isinstance(before, dict) else {})
+        forward = self._state().get("ip_forward")
+        if isinstance(forward, str):
+            node_host.set_ip_forward(forward)
         return self.leftovers()
 
     def _drain(self, timeout: float) -> None:

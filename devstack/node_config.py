@@ -97,12 +97,14 @@ def cni_conflist(*, bridge: str, subnet: str, ipam_dir: Path) -> str:
             {
                 "type": "bridge",
                 "bridge": bridge,
-                "isGateway": True,
+                # Not a gateway: the plugin would switch on the host's ip_forward. The bridge
+                # already holds the gateway address (devstack/node.py creates it).
+                "isGateway": False,
                 "ipMasq": False,
                 "hairpinMode": True,
                 "ipam": {
                     "type": "host-local",
-                    "ranges": [[{"subnet": subnet}]],
+                    "ranges": [[{"subnet": subnet, "gateway": gateway(subnet)}]],
                     "routes": [{"dst": "0.0.0.0/0"}],
                     "dataDir": str(ipam_dir),
                 },

@@ -14,7 +14,30 @@ from devstack.procs import StartupError, poll
 
 # Chains that kubelet, kube-proxy and the CNI plugins create; only ones absent before `up`
 # are removed.
-CHAIN_PREFIXES = ("KUBE-", "CNI-")
+CHAIN_PREFIXES = ("KUBE-", "CNI-", "SBNODE-")
+IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
+
+
+def ip_forward() -> str:
+    return IP_FORWARD.read_text().strip()
+
+
+def set_ip_forward(value: str) -> None:
+    if ip_forward() != value:
+        IP_FORWARD.write_text(f"{value}\n")
+
+
+def isolate_bridge(bridge: str) -> None:
+    """Drop anything the host would forward from `bridge` elsewhere (even with ip_forward=1)."""
+    chain = "SBNODE-ISOLATE"
+    if subprocess.run(["iptables", "-N", chain], capture_output=True, check=False).returncode:
+        subprocess.run(["iptables", "-F", chain], capture_output=True, check=False)
+    subprocess.run(
+        ["iptables", "-A", chain, "-i", bridge, "!", "-o", bridge, "-j", "DROP"], check=True
+    )
+    subprocess.run(["iptables", "-I", "FORWARD", "1", "-j", chain], check=True)
+
+
 TABLES = ("filter", "nat", "mangle", "raw")
 
 

@@ -17,6 +17,7 @@ from devstack.node_config import TAINT_KEY
 from tests.support.kube import Kube, wait_for
 
 pytestmark = pytest.mark.node
+FORWARD_BEFORE = node_host.ip_forward()  # the host's, before the node starts
 
 
 def _restricted_pod(name: str, node: str, token: str) -> dict[str, Any]:
@@ -93,6 +94,7 @@ def test_real_pod_runs_serves_and_goes(kube: Kube, real_node: devnode.Node) -> N
             return False
 
     wait_for(lambda: answers(f"http://{pod.status.pod_ip}:8080/"), "HTTP from the pod")
+    assert node_host.ip_forward() == FORWARD_BEFORE  # the CNI plugin left the host alone
 
     # kube-proxy: the pod behind a ClusterIP Service, reached from the host.
     kube.core.patch_namespaced_pod(name, kube.namespace, {"metadata": {"labels": {"app": token}}})
@@ -139,7 +141,7 @@ def test_project_image_runs_on_the_node(
 ) -> None:
     """The Dockerfiles built by buildah run under PSA restricted on the real node."""
     built = images.app_image(image)
-    images.import_image(devnode.containerd_bin("ctr"), real_node.socket, built)
+    images.import_image(node_host.containerd_bin("ctr"), real_node.socket, built)
     pod = _restricted_pod(image, real_node.name, uuid.uuid4().hex[:8])
     container = pod["spec"]["containers"][0]
     container.update(image=built.ref, command=["python", "-c", check], workingDir="/")
@@ -162,7 +164,7 @@ def test_project_image_runs_on_the_node(
 def test_pod_reaches_the_apiserver_through_its_service(kube: Kube, real_node: devnode.Node) -> None:
     """In-cluster config, as the operator pod uses it: the `kubernetes` Service, SA token, TLS."""
     built = images.app_image("operator")
-    images.import_image(devnode.containerd_bin("ctr"), real_node.socket, built)
+    images.import_image(node_host.containerd_bin("ctr"), real_node.socket, built)
     check = (
         "from kubernetes import client, config; config.load_incluster_config(); "
         "print(client.VersionApi().get_code().git_version)"
@@ -192,6 +194,7 @@ def test_node_down_leaves_nothing(real_node: devnode.Node) -> None:
         "processes": [],
     }
     assert not real_node.ready()
+    assert node_host.ip_forward() == FORWARD_BEFORE
     logs = Path("/var/log/containers")
     links = [p for p in logs.iterdir() if p.is_symlink()] if logs.is_dir() else []
     assert not [p for p in links if str(p.readlink()).startswith(f"{real_node.dir}/")]
