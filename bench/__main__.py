@@ -15,6 +15,7 @@ BENCHMARKS = {
     "reports": "bench.reports_bench",
     "fuzz": "bench.fuzz_bench",
     "gateway": "bench.gateway_bench",
+    "channels": "bench.channels_bench",
 }
 
 

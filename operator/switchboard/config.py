@@ -27,6 +27,10 @@ ENV_PII_ROOT_KEY = "SWITCHBOARD_PII_ROOT_KEY"
 ENV_TENANCY = "SWITCHBOARD_TENANCY"  # shared | isolated
 ENV_DEFAULT_LIVEKIT_NAMESPACES = "SWITCHBOARD_DEFAULT_LIVEKIT_NAMESPACES"  # comma-separated
 ENV_METRICS_LISTEN = "SWITCHBOARD_METRICS_LISTEN"  # host:port of /metrics; unset = off
+# The media-stream gateway: the https:// base carriers reach, and the Secret
+# ("namespace/name") the operator publishes stream routes to and the gateway mounts.
+ENV_GATEWAY_PUBLIC_URL = "SWITCHBOARD_GATEWAY_PUBLIC_URL"
+ENV_GATEWAY_ROUTES_SECRET = "SWITCHBOARD_GATEWAY_ROUTES_SECRET"
 
 DEFAULT_AGENT_IMAGE = "ghcr.io/switchboard-dev/switchboard-agent:0.1.0"
 
@@ -55,6 +59,9 @@ class OperatorConfig(BaseModel):
     # Off unless asked for (the chart does): several local operators must not fight over a port.
     metrics_host: str | None = None
     metrics_port: int | None = None
+    # Both unset: no gateway, and a VoiceAgent's spec.mediaStreams says so in its status.
+    gateway_public_url: str | None = None
+    gateway_routes_secret: tuple[str, str] | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -116,6 +123,13 @@ def _report_settings(env: Mapping[str, str]) -> dict[str, Any]:
         out["report_key"] = SecretStr(key)
     if key := env.get(ENV_PII_ROOT_KEY):
         out["pii_root_key"] = SecretStr(key)
+    if url := env.get(ENV_GATEWAY_PUBLIC_URL):
+        out["gateway_public_url"] = url.rstrip("/")
+    if ref := env.get(ENV_GATEWAY_ROUTES_SECRET):
+        namespace, _, name = ref.partition("/")
+        if not (namespace and name):
+            raise ValueError(f"{ENV_GATEWAY_ROUTES_SECRET}: expected namespace/name")
+        out["gateway_routes_secret"] = (namespace, name)
     if tenancy := env.get(ENV_TENANCY):
         out["tenancy"] = tenancy
     if allowed := env.get(ENV_DEFAULT_LIVEKIT_NAMESPACES):

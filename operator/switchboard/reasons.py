@@ -43,6 +43,10 @@ TRUNK_NOT_READY = "TrunkNotReady"
 NUMBER_NOT_ON_TRUNK = "NumberNotOnTrunk"
 WORKERS_AVAILABLE = "WorkersAvailable"
 NO_READY_WORKERS = "NoReadyWorkers"
+# VoiceAgent MediaStreamsReady
+STREAMS_ROUTED = "StreamsRouted"  # the gateway has the route; status lists the webhooks
+GATEWAY_NOT_CONFIGURED = "GatewayNotConfigured"  # the operator has no gateway settings
+STREAMS_NEED_DEFAULT_LIVEKIT = "StreamsNeedDefaultLiveKit"  # the gateway uses the default
 # event reasons
 CREATED, ADOPTED, UPDATED, RECREATED = "Created", "Adopted", "Updated", "Recreated"
 NOT_OWNED = "NotOwned"  # status named a LiveKit object this one does not own

@@ -86,6 +86,7 @@ class Stack:
         kube: Kube,
         *args: str,
         log_name: str = "operator.log",
+        **env: str,
     ) -> None:
         self.port, self.metrics_port = free_port(), free_port()
         self.kube = kube
@@ -97,6 +98,7 @@ class Stack:
             SWITCHBOARD_REPORT_LISTEN=f"127.0.0.1:{self.port}",
             SWITCHBOARD_METRICS_LISTEN=f"127.0.0.1:{self.metrics_port}",
             SWITCHBOARD_AGENT_IMAGE="registry.local/switchboard-agent:test",
+            **env,
         )
         self.key = TEST_REPORT_KEY.encode()
         self.seq = 0
