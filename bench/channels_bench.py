@@ -11,9 +11,11 @@ it at random (so both directions of both paths lose packets alike). No netem her
 loopback.
 
 voice-to-voice: from the caller's last loud 20 ms frame sent to the first loud frame of the
-agent's answer arriving at the caller (arrival, not playout, on both paths). jitter: RFC
-3550 interarrival jitter of the agent's frames at the caller (RTP: by sequence number;
-stream: consecutive media messages, 20 ms apart), within talk spurts.
+agent's answer arriving at the caller (arrival, not playout, on both paths); it includes the
+agent's endpointing and pipeline, so agent->caller isolates the transport: from the agent's
+`lk.agent.state` turning `speaking` (seen by a hidden participant) to that first arrival.
+jitter: RFC 3550 interarrival jitter of the agent's frames at the caller (RTP: by sequence
+number; stream: consecutive media messages, 20 ms apart), within talk spurts.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from livekit import api
+from livekit import api, rtc
 
 from bench.common import summary, write
 from bench.netns import NetNamespace
@@ -62,6 +64,42 @@ FRAME_S = 0.020
 PAUSE_S = 1.0  # the caller lets the agent finish first
 QUIET_S = 1.0  # an answer is over after this long without a loud frame
 SPURT_GAP_S = 0.2  # frames further apart than this are in different talk spurts
+
+
+class StateSpy:
+    """A hidden participant noting when the agent's `lk.agent.state` turns `speaking`."""
+
+    def __init__(self) -> None:
+        self.speaking: list[float] = []
+        self.room = rtc.Room()
+
+    async def join(self, stack: LiveKitStack, prefix: str, seen: set[str]) -> None:
+        async with api.LiveKitAPI(stack.url, stack.api_key, stack.api_secret) as lk:
+            for _ in range(100):
+                rooms = (await lk.room.list_rooms(api.ListRoomsRequest())).rooms
+                fresh = [r.name for r in rooms if r.name.startswith(prefix) and r.name not in seen]
+                if fresh:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise TimeoutError(f"no {prefix} room")
+        seen.add(fresh[0])
+        grants = api.VideoGrants(room_join=True, room=fresh[0], hidden=True, can_publish=False)
+        token = api.AccessToken(stack.api_key, stack.api_secret).with_identity("bench-spy")
+        self.room.on("participant_attributes_changed", self._changed)
+        options = rtc.RoomOptions(auto_subscribe=False)
+        await self.room.connect(stack.url, token.with_grants(grants).to_jwt(), options)
+
+    def _changed(self, changed: dict[str, str], participant: rtc.Participant) -> None:
+        if changed.get("lk.agent.state") == "speaking":
+            self.speaking.append(time.monotonic())
+
+    def after(self, t: float) -> float | None:
+        return next((s for s in self.speaking if s > t), None)
+
+    async def close(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            await self.room.disconnect()
 
 
 class SeqRtp(RtpSession):
@@ -123,6 +161,7 @@ class Channels:
         self.keys = ProviderKeys()
         self.question = flite_prompt(QUESTION)
         self.served = 0
+        self.rooms: set[str] = set()
 
     async def __aenter__(self) -> Channels:
         self.ns = NetNamespace().create()
@@ -162,8 +201,9 @@ class Channels:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        print("channels: tearing down", flush=True)
         with contextlib.suppress(Exception):
-            await self.ua.close()
+            await asyncio.wait_for(self.ua.close(), 15)
         for stop in (self.worker.stop, self.gw.stop, self.bridge.stop, self.stack.stop):
             with contextlib.suppress(Exception):
                 stop()
@@ -221,8 +261,15 @@ class Channels:
             sipua.sdp_offer = offer
         rtp.remote = (self.ns.ns_ip, UDP_PORTS[1])
         turns: list[float | None] = []
+        down: list[float] = []
+        spy = StateSpy()
         try:
+            await spy.join(self.stack, "call-", self.rooms)
             await answer_start(lambda: rtp.received, call.answered_at, 60)  # the greeting
+        except TimeoutError:
+            questions = 0  # counted as unanswered below
+            turns = [None]
+        try:
             for _ in range(questions):
                 await asyncio.sleep(PAUSE_S)
                 rtp.play(self.question)
@@ -230,14 +277,19 @@ class Channels:
                     await asyncio.sleep(0.01)
                 ended = rtp.speech_ended_at
                 try:
-                    turns.append(await answer_start(lambda: rtp.received, ended, 30) - ended)
+                    heard = await answer_start(lambda: rtp.received, ended, 30)
                 except TimeoutError:
                     turns.append(None)
+                    continue
+                turns.append(heard - ended)
+                if (spoke := spy.after(ended)) is not None and spoke < heard:
+                    down.append(heard - spoke)
         finally:
+            await spy.close()
             with contextlib.suppress(TimeoutError, ConnectionError):
                 await asyncio.wait_for(call.bye(), 10)
             await call.close()
-        return {"turns": turns, "jitter_ms": jitter_ms(rtp.seqs)}
+        return {"turns": turns, "agent_to_caller": down, "jitter_ms": jitter_ms(rtp.seqs)}
 
     async def twilio_call(self, questions: int) -> dict[str, Any]:
         await self._idle_worker()
@@ -256,8 +308,15 @@ class Channels:
         await call.dial()
         tail = speech_end(self.question)
         turns: list[float | None] = []
+        down: list[float] = []
+        spy = StateSpy()
         try:
+            await spy.join(self.stack, "stream-twilio-", self.rooms)
             await answer_start(arrivals, dialed, 60)
+        except TimeoutError:
+            questions = 0
+            turns = [None]
+        try:
             for _ in range(questions):
                 await asyncio.sleep(PAUSE_S)
                 before = call.said_at
@@ -266,23 +325,30 @@ class Channels:
                     await asyncio.sleep(0.01)
                 ended = call.said_at + tail
                 try:
-                    turns.append(await answer_start(arrivals, ended, 30) - ended)
+                    heard = await answer_start(arrivals, ended, 30)
                 except TimeoutError:
                     turns.append(None)
+                    continue
+                turns.append(heard - ended)
+                if (spoke := spy.after(ended)) is not None and spoke < heard:
+                    down.append(heard - spoke)
         finally:
+            await spy.close()
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await call.hang_up()
             await call.close()
         points = [(r.at, i) for i, r in enumerate(arrivals())]
-        return {"turns": turns, "jitter_ms": jitter_ms(points)}
+        return {"turns": turns, "agent_to_caller": down, "jitter_ms": jitter_ms(points)}
 
 
 def _cell(calls: list[dict[str, Any]]) -> dict[str, Any]:
     turns = [t * 1000 for c in calls for t in c["turns"] if t is not None]
+    down = [t * 1000 for c in calls for t in c.get("agent_to_caller", [])]
     asked = sum(len(c["turns"]) for c in calls)
     jitter = [c["jitter_ms"] for c in calls]
     return {
         "voice_to_voice_ms": summary(turns),
+        "agent_to_caller_ms": summary(down),
         "jitter_ms": summary(jitter),
         "answered": len(turns),
         "asked": asked,
@@ -290,10 +356,10 @@ def _cell(calls: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-async def run(workdir: Path, calls: int, questions: int) -> dict[str, Any]:
+async def run(workdir: Path, calls: int, questions: int, which: list[int]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     async with Channels(workdir) as bench:
-        for label, loss, delay in CONDITIONS:
+        for label, loss, delay in [CONDITIONS[i] for i in which]:
             bench.condition(loss, delay)
             row: dict[str, list[dict[str, Any]]] = {"sip": [], "twilio": []}
             for _ in range(calls):  # interleaved, so drift in the machine's load hits both
@@ -308,8 +374,10 @@ async def run(workdir: Path, calls: int, questions: int) -> dict[str, Any]:
 def print_row(label: str, row: dict[str, Any]) -> None:
     for ch in ("sip", "twilio"):
         v, j = row[ch]["voice_to_voice_ms"], row[ch]["jitter_ms"]
+        d = row[ch]["agent_to_caller_ms"]
         print(
             f"{label:<15} {ch:<7} v2v p50 {v['p50']:6.0f} ms  p95 {v['p95']:6.0f} ms  "
+            f"agent->caller p50 {d['p50']:4.0f} ms  "
             f"jitter {j['mean']:5.1f} ms  answered {row[ch]['answered']}/{row[ch]['asked']}",
             flush=True,
         )
@@ -319,12 +387,18 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench channels")
     parser.add_argument("--calls", type=int, default=2, help="calls per channel and condition")
     parser.add_argument("--questions", type=int, default=3, help="questions per call")
+    parser.add_argument("--conditions", default="0,1,2", help="indexes into CONDITIONS")
     args = parser.parse_args(argv)
+    which = [int(i) for i in args.conditions.split(",")]
     with tempfile.TemporaryDirectory(prefix="bench-channels-") as tmp:
-        results = asyncio.run(run(Path(tmp), args.calls, args.questions))
-    print(f"\n{'condition':<15} {'':<7} {'SIP p50':>8} {'stream p50':>11} {'stream-SIP':>11}")
+        results = asyncio.run(run(Path(tmp), args.calls, args.questions, which))
+    print(f"\n{'condition':<15} {'p50 ms':<14} {'SIP':>6} {'stream':>7} {'stream-SIP':>11}")
     for label, row in results.items():
-        s, t = row["sip"]["voice_to_voice_ms"]["p50"], row["twilio"]["voice_to_voice_ms"]["p50"]
-        print(f"{label:<15} {'v2v':<7} {s:8.0f} {t:11.0f} {t - s:11.0f}")
+        for key, name in (
+            ("voice_to_voice_ms", "voice-to-voice"),
+            ("agent_to_caller_ms", "agent->caller"),
+        ):
+            s, t = row["sip"][key]["p50"], row["twilio"][key]["p50"]
+            print(f"{label:<15} {name:<14} {s:6.0f} {t:7.0f} {t - s:11.0f}")
     write("channels", {"conditions": results})
     return 0

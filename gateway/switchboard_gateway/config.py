@@ -11,6 +11,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
@@ -88,6 +89,8 @@ class GatewayConfig(_Model):
     idle_timeout: float = Field(default=10.0, alias="idleTimeout", gt=0)
     # caller energy within this window makes an agent stop a barge-in (see session.py)
     barge_in_window: float = Field(default=0.8, alias="bargeInWindow", gt=0)
+    # fir: the gateway's low-latency filters; soxr: livekit's (~90 ms more, see resample.py)
+    resampler: Literal["fir", "soxr"] = "fir"
 
     @model_validator(mode="after")
     def _unique_routes(self) -> GatewayConfig:
