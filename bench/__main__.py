@@ -16,6 +16,7 @@ BENCHMARKS = {
     "fuzz": "bench.fuzz_bench",
     "gateway": "bench.gateway_bench",
     "outbound": "bench.outbound_bench",
+    "channels": "bench.channels_bench",
 }
 
 

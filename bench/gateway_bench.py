@@ -7,7 +7,9 @@ timed from the hand-over to the SDK),
 once from the Twilio carrier double through the gateway (μ-law frames over the WebSocket,
 the gateway's jitter buffer and source, the agent track back, the real-time pacer). Both
 use the same livekit-server on loopback; the difference of the round trips is what the
-gateway adds (both directions together).
+gateway adds (both directions together). Two gateways run side by side in one run: `soxr`
+(livekit's resamplers, as before: VERY_HIGH 8->16 kHz and the SDK's 48->8 kHz) and `fir`
+(the gateway's own short filters, resample.py, the default).
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ async def direct_rounds(stack: LiveKitStack, rounds: int) -> list[float]:
 
 
 async def gateway_rounds(
-    stack: LiveKitStack, gw: GatewayProcess, keys: ProviderKeys, rounds: int
+    stack: LiveKitStack, gw: GatewayProcess, keys: ProviderKeys, rounds: int, prefix: str
 ) -> list[float]:
     async with api.LiveKitAPI(stack.url, stack.api_key, stack.api_secret) as lkapi:
         call = await CarrierCall(
@@ -98,7 +100,7 @@ async def gateway_rounds(
         room = ""
         for _ in range(100):
             names = [r.name for r in (await lkapi.room.list_rooms(api.ListRoomsRequest())).rooms]
-            room = next((n for n in names if n.startswith("stream-twilio-")), "")
+            room = next((n for n in names if n.startswith(f"{prefix}twilio-")), "")
             if room:
                 break
             await asyncio.sleep(0.1)
@@ -124,51 +126,64 @@ async def gateway_rounds(
     return out[1:]
 
 
+def _gateway(tmp: Path, stack: LiveKitStack, keys: ProviderKeys, resampler: str) -> GatewayProcess:
+    route = {
+        "namespace": "default",
+        "name": "front-desk",
+        "agentName": "bench-echo",
+        "roomPrefix": f"stream-{resampler}-",
+        "providers": {"twilio": keys.credentials("twilio")},
+    }
+    return GatewayProcess(
+        tmp / f"gateway-{resampler}",
+        stack.url,
+        stack.api_key,
+        stack.api_secret,
+        routes=[route],
+        settings={"resampler": resampler},
+    )
+
+
+RESAMPLERS = ("soxr", "fir")  # before (livekit's resamplers), after (resample.py)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench gateway")
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args(argv)
     keys = ProviderKeys()
+    through: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
         stack = LiveKitStack(Path(tmp) / "livekit").start()
-        gw = GatewayProcess(
-            Path(tmp) / "gateway",
-            stack.url,
-            stack.api_key,
-            stack.api_secret,
-            routes=[
-                {
-                    "namespace": "default",
-                    "name": "front-desk",
-                    "agentName": "bench-echo",
-                    "providers": {"twilio": keys.credentials("twilio")},
-                }
-            ],
-        )
+        gateways = {r: _gateway(Path(tmp), stack, keys, r) for r in RESAMPLERS}
         try:
-            gw.start()
-            direct = asyncio.run(direct_rounds(stack, args.rounds))
-            through = asyncio.run(gateway_rounds(stack, gw, keys, args.rounds))
+            for gw in gateways.values():
+                gw.start()
+
+            async def measure() -> list[float]:  # one loop: LiveKit's FFI events outlive rooms
+                for r, gw in gateways.items():
+                    prefix = f"stream-{r}-"
+                    through[r] = await gateway_rounds(stack, gw, keys, args.rounds, prefix)
+                return await direct_rounds(stack, args.rounds)
+
+            direct = asyncio.run(measure())
         finally:
-            with contextlib.suppress(Exception):
-                gw.stop()
+            for gw in gateways.values():
+                with contextlib.suppress(Exception):
+                    gw.stop()
             stack.stop()
-    d, g = summary(direct), summary(through)
-    added = g["p50"] - d["p50"]
-    print(
-        f"direct participant round trip  p50 {d['p50']:.0f} ms  p95 {d['p95']:.0f} ms  n={d['n']}"
-    )
-    print(
-        f"through the gateway round trip p50 {g['p50']:.0f} ms  p95 {g['p95']:.0f} ms  n={g['n']}"
-    )
-    print(f"gateway adds (both directions) p50 {added:.0f} ms (target: <= 20 ms)")
-    write(
-        "gateway",
-        {
-            "direct_rtt_ms": d,
-            "gateway_rtt_ms": g,
-            "added_p50_ms": added,
-            "rows": {"direct": direct, "gateway": through},
-        },
-    )
+    d = summary(direct)
+    print(f"direct participant round trip     p50 {d['p50']:4.0f} ms  p95 {d['p95']:4.0f} ms")
+    results: dict[str, object] = {"direct_rtt_ms": d, "rows": {"direct": direct, **through}}
+    for r in RESAMPLERS:
+        g = summary(through[r])
+        added = g["p50"] - d["p50"]
+        print(
+            f"through the gateway ({r:<4}) rtt    p50 {g['p50']:4.0f} ms  p95 {g['p95']:4.0f} ms"
+            f"  adds p50 {added:4.0f} ms (target: <= 20 ms)  n={g['n']}"
+        )
+        results[f"gateway_{r}_rtt_ms"] = g
+        results[f"added_{r}_p50_ms"] = added
+    results["added_p50_ms"] = results["added_fir_p50_ms"]
+    write("gateway", results)
     return 0

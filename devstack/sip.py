@@ -42,13 +42,14 @@ class SipBridge:
     rtp_range: tuple[int, int] = (0, 0)
     version: str = ""
     proc: Process | None = None
+    host: str = "127.0.0.1"  # signalling, media and SDP address (bench channels: a veth's)
 
     @property
     def log_path(self) -> Path:
         return self.workdir / "livekit-sip.log"
 
     def uri(self, number: str) -> str:
-        return f"sip:{number}@127.0.0.1:{self.port}"
+        return f"sip:{number}@{self.host}:{self.port}"
 
     def config(self) -> dict[str, object]:
         return {
@@ -59,9 +60,9 @@ class SipBridge:
             "sip_port": self.port,
             "rtp_port": f"{self.rtp_range[0]}-{self.rtp_range[1]}",
             # loopback only: signalling, media and the addresses put in SDP and Contact
-            "listen_ip": "127.0.0.1",
+            "listen_ip": self.host,
             "use_external_ip": False,
-            "nat_1_to_1_ip": "127.0.0.1",
+            "nat_1_to_1_ip": self.host,
             "health_port": self.health_port,
             "prometheus_port": self.prometheus_port,
             "logging": {"level": "info", "json": False},
@@ -76,7 +77,7 @@ class SipBridge:
             raise StartupError(f"livekit-sip not found at {binary}; run `make tools`")
         self.version = server_version(binary)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = self.port or free_sip_port()
+        self.port = self.port or free_sip_port(self.host)
         self.health_port = self.health_port or free_port()
         self.prometheus_port = self.prometheus_port or free_port()
         if not self.rtp_range[0]:

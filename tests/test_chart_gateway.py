@@ -16,13 +16,6 @@ pytestmark = pytest.mark.unit
 GATEWAY = (
     "gateway.enabled=true",
     "gateway.publicUrl=https://voice.example.test",
-    "gateway.routes[0].namespace=shop",
-    "gateway.routes[0].name=front-desk",
-    "gateway.routes[0].agentName=shop/front-desk",
-    "gateway.routes[0].providers.twilio.secretName=twilio-auth",
-    "gateway.routes[0].providers.twilio.secretKey=authToken",
-    "gateway.routes[0].providers.telnyx.secretName=telnyx-key",
-    "gateway.routes[0].providers.telnyx.secretKey=publicKey",
 )
 
 
@@ -59,16 +52,18 @@ def test_gateway_deployment_service_and_routes(helm: Path) -> None:
     assert env["SWITCHBOARD_GATEWAY_STREAM_KEY"]["secretKeyRef"]["name"] == (
         "sb-switchboard-gateway-stream-key"
     )
-    # the routes name each credential by the path its Secret is mounted at
-    routes = json.loads(named(docs, "ConfigMap", "sb-switchboard-gateway")["data"]["routes.json"])
-    (route,) = routes["routes"]
-    assert route["agentName"] == "shop/front-desk"
-    mounts = {m["mountPath"] for m in container["volumeMounts"]}
-    twilio = route["providers"]["twilio"]["authTokenFile"]
-    telnyx = route["providers"]["telnyx"]["publicKeyFile"]
-    assert twilio.rsplit("/", 1)[0] in mounts and telnyx.rsplit("/", 1)[0] in mounts
-    secrets = {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
-    assert secrets == {"twilio-auth", "telnyx-key"}
+    # routes come from the operator: the Secret it publishes to is the one the gateway mounts
+    settings = json.loads(named(docs, "ConfigMap", "sb-switchboard-gateway")["data"]["routes.json"])
+    assert settings == {"idleTimeout": 10}
+    (routes,) = [v["secret"] for v in pod["volumes"] if "secret" in v]
+    assert routes == {"secretName": "sb-switchboard-gateway-routes", "optional": True}
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert mounts[env["SWITCHBOARD_GATEWAY_ROUTES_DIR"]]["readOnly"] is True
+    operator = named(docs, "Deployment", "sb-switchboard-operator")
+    (op,) = operator["spec"]["template"]["spec"]["containers"]
+    op_env = {e["name"]: e.get("value") for e in op["env"]}
+    assert op_env["SWITCHBOARD_GATEWAY_ROUTES_SECRET"] == "voice/sb-switchboard-gateway-routes"
+    assert op_env["SWITCHBOARD_GATEWAY_PUBLIC_URL"] == "https://voice.example.test"
     # its Service selects the gateway pods and the operator's Service does not
     svc = named(docs, "Service", "sb-switchboard-gateway")
     labels = dep["spec"]["template"]["metadata"]["labels"]

@@ -14,6 +14,7 @@ import numpy as np
 from livekit import api, rtc
 
 from switchboard_gateway.mulaw import FRAME_SAMPLES, SAMPLE_RATE
+from switchboard_gateway.resample import Downsampler6x, Upsampler2x
 
 logger = logging.getLogger("switchboard.gateway")
 
@@ -27,6 +28,7 @@ ATTR_CHANNEL = "switchboard.channel"
 ATTR_STREAM_ID = "switchboard.streamID"
 
 PUBLISH_RATE = 16000
+SUBSCRIBE_RATE = 48000  # Opus decodes at 48 kHz: no resampling inside the SDK
 CHUNK_BYTES = PUBLISH_RATE // 100 * 2  # 10 ms: WebRTC's own frame
 TARGET_INBOX_CHUNKS = 2  # 20 ms of margin over the source's own 50 ms queue
 MAX_INBOX_CHUNKS = 12  # 120 ms: the most caller audio we hold back to ride out jitter
@@ -46,6 +48,9 @@ class LiveKitSettings:
     url: str
     api_key: str
     api_secret: str
+    # "fir": the gateway's own short filters (resample.py, ~1.5 ms); "soxr": livekit's
+    # resamplers (VERY_HIGH up, the SDK's down), kept to measure against (bench gateway)
+    resampler: str = "fir"
 
 
 @dataclass
@@ -79,6 +84,8 @@ class RoomBridge:
         # Published at 16 kHz in 10 ms frames: an 8 kHz source came out of LiveKit garbled
         # for the agent's STT (measured: 0 of 4 flite questions recognised, against 4 of 6).
         self._source = rtc.AudioSource(PUBLISH_RATE, 1, queue_size_ms=50)
+        self._fir = settings.resampler == "fir"
+        self._up = Upsampler2x()
         self._upsample = rtc.AudioResampler(
             SAMPLE_RATE, PUBLISH_RATE, num_channels=1, quality=rtc.AudioResamplerQuality.VERY_HIGH
         )
@@ -127,8 +134,11 @@ class RoomBridge:
         samples = len(pcm) // 2
         if not samples:
             return
-        frames = self._upsample.push(rtc.AudioFrame(pcm, SAMPLE_RATE, 1, samples))
-        self._pending += b"".join(bytes(f.data) for f in frames)
+        if self._fir:
+            self._pending += self._up.push(pcm)
+        else:
+            frames = self._upsample.push(rtc.AudioFrame(pcm, SAMPLE_RATE, 1, samples))
+            self._pending += b"".join(bytes(f.data) for f in frames)
         while len(self._pending) >= CHUNK_BYTES:
             chunk, self._pending = self._pending[:CHUNK_BYTES], self._pending[CHUNK_BYTES:]
             # Real-time in, real-time out: a backlog from one burst would stay for the rest
@@ -228,12 +238,23 @@ class RoomBridge:
         task.add_done_callback(self._tasks.discard)
 
     async def _pull(self, track: rtc.Track) -> None:
-        # livekit resamples 48 kHz Opus to 8 kHz mono and cuts it into 20 ms frames for us
-        stream = rtc.AudioStream(track, sample_rate=SAMPLE_RATE, num_channels=1, frame_size_ms=20)
+        convert: Callable[[bytes], bytes]
+        if self._fir:  # 10 ms at 48 kHz as Opus decodes it, down to 8 kHz here (1.25 ms)
+            stream = rtc.AudioStream(
+                track, sample_rate=SUBSCRIBE_RATE, num_channels=1, frame_size_ms=10
+            )
+            convert = Downsampler6x().push
+        else:  # livekit resamples to 8 kHz and cuts the 20 ms frames itself
+            stream = rtc.AudioStream(
+                track, sample_rate=SAMPLE_RATE, num_channels=1, frame_size_ms=20
+            )
+            convert = bytes
+        size, pending = FRAME_SAMPLES * 2, b""
         try:
             async for event in stream:
-                data = bytes(event.frame.data)
-                if len(data) == FRAME_SAMPLES * 2:
-                    self._events.agent_frame(data)
+                pending += convert(bytes(event.frame.data))
+                while len(pending) >= size:  # a 20 ms frame leaves as soon as it is full
+                    self._events.agent_frame(pending[:size])
+                    pending = pending[size:]
         finally:
             await stream.aclose()

@@ -5,22 +5,33 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from switchboard_gateway.protocol import Provider
 
-ENV_ROUTES = "SWITCHBOARD_GATEWAY_ROUTES"  # path of the routes JSON (a mounted ConfigMap)
+ENV_ROUTES = "SWITCHBOARD_GATEWAY_ROUTES"  # path of a static routes JSON (tests, dev)
+# the operator's routes Secret, mounted: one file `<namespace>_<name>` per VoiceAgent
+ENV_ROUTES_DIR = "SWITCHBOARD_GATEWAY_ROUTES_DIR"
 ENV_PUBLIC_URL = "SWITCHBOARD_GATEWAY_PUBLIC_URL"
 ENV_LISTEN = "SWITCHBOARD_GATEWAY_LISTEN"
 ENV_METRICS_LISTEN = "SWITCHBOARD_METRICS_LISTEN"
 ENV_STREAM_KEY = "SWITCHBOARD_GATEWAY_STREAM_KEY"
 ENV_PII_HASH_KEY = "SWITCHBOARD_PII_HASH_KEY"  # one key for every route (tests, one tenant)
 ENV_PII_ROOT_KEY = "SWITCHBOARD_PII_ROOT_KEY"  # the operator's root: per-namespace keys
+
+
+logger = logging.getLogger("switchboard.gateway")
+# what the URL path may name: a namespace (DNS label) and an object name (DNS subdomain)
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
 class _Model(BaseModel):
@@ -70,6 +81,7 @@ class GatewayConfig(_Model):
     livekit_api_secret: SecretStr = Field(alias="livekitApiSecret")
     public_url: str = Field(alias="publicUrl")  # https://host[:port] the carriers reach
     routes: list[Route] = Field(default_factory=list)
+    routes_dir: str | None = Field(default=None, alias="routesDir")
     stream_key: SecretStr = Field(alias="streamKey")
     hash_key: SecretStr = Field(alias="hashKey")
     pii_root_key: SecretStr | None = Field(default=None, alias="piiRootKey")
@@ -77,6 +89,8 @@ class GatewayConfig(_Model):
     idle_timeout: float = Field(default=10.0, alias="idleTimeout", gt=0)
     # caller energy within this window makes an agent stop a barge-in (see session.py)
     barge_in_window: float = Field(default=0.8, alias="bargeInWindow", gt=0)
+    # fir: the gateway's low-latency filters; soxr: livekit's (~90 ms more, see resample.py)
+    resampler: Literal["fir", "soxr"] = "fir"
 
     @model_validator(mode="after")
     def _unique_routes(self) -> GatewayConfig:
@@ -88,7 +102,23 @@ class GatewayConfig(_Model):
         return self
 
     def route(self, namespace: str, name: str) -> Route | None:
-        return next((r for r in self.routes if r.key == f"{namespace}/{name}"), None)
+        """The static route, else the operator's: read per call, so a change applies at once."""
+        found = next((r for r in self.routes if r.key == f"{namespace}/{name}"), None)
+        if found is not None or self.routes_dir is None:
+            return found
+        if not (_NAMESPACE.match(namespace) and _NAME.match(name)):
+            return None  # never a path outside the routes directory
+        try:
+            route = Route.model_validate_json(
+                Path(self.routes_dir, f"{namespace}_{name}").read_bytes()
+            )
+        except FileNotFoundError:
+            return None
+        except (OSError, ValidationError) as err:
+            logger.warning("route %s/%s unreadable: %s", namespace, name, type(err).__name__)
+            return None
+        # the operator derives the key from the VoiceAgent's own metadata; check it anyway
+        return route if route.key == f"{namespace}/{name}" else None
 
     def ws_base(self) -> str:
         base = self.public_url.rstrip("/")
@@ -123,6 +153,7 @@ def load(env: Mapping[str, str] | None = None) -> GatewayConfig:
             "streamKey": env.get(ENV_STREAM_KEY) or secrets.token_hex(32),
             "hashKey": env.get(ENV_PII_HASH_KEY) or secrets.token_hex(32),
             "piiRootKey": env.get(ENV_PII_ROOT_KEY) or None,
+            "routesDir": env.get(ENV_ROUTES_DIR) or None,
             **routes,
         }
     )

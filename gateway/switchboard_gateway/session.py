@@ -199,6 +199,7 @@ class StreamSession:
             self._config.livekit_url,
             self._config.livekit_api_key,
             self._config.livekit_api_secret.get_secret_value(),
+            resampler=self._config.resampler,
         )
         events = BridgeEvents(self._agent_frame, self._agent_state, self._end)
         identity = f"{self._dialect.name}_{secrets.token_hex(6)}"

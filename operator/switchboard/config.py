@@ -31,6 +31,10 @@ ENV_METRICS_LISTEN = "SWITCHBOARD_METRICS_LISTEN"  # host:port of /metrics; unse
 ENV_OUTBOUND_MAX_CALLS = "SWITCHBOARD_OUTBOUND_MAX_CALLS"
 ENV_OUTBOUND_NAMESPACE_MAX_CALLS = "SWITCHBOARD_OUTBOUND_NAMESPACE_MAX_CALLS"
 DEFAULT_OUTBOUND_MAX_CALLS = 10  # Vapi's and Bland's entry tier
+# The media-stream gateway: the https:// base carriers reach, and the Secret
+# ("namespace/name") the operator publishes stream routes to and the gateway mounts.
+ENV_GATEWAY_PUBLIC_URL = "SWITCHBOARD_GATEWAY_PUBLIC_URL"
+ENV_GATEWAY_ROUTES_SECRET = "SWITCHBOARD_GATEWAY_ROUTES_SECRET"
 
 DEFAULT_AGENT_IMAGE = "ghcr.io/switchboard-dev/switchboard-agent:0.1.0"
 
@@ -62,6 +66,9 @@ class OperatorConfig(BaseModel):
     # The platform's, not the tenant's: a chart value, so no namespace can raise its own.
     outbound_max_calls: int = Field(default=DEFAULT_OUTBOUND_MAX_CALLS, ge=0)
     outbound_namespace_max_calls: dict[str, int] = Field(default_factory=dict)
+    # Both unset: no gateway, and a VoiceAgent's spec.mediaStreams says so in its status.
+    gateway_public_url: str | None = None
+    gateway_routes_secret: tuple[str, str] | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -127,6 +134,13 @@ def _report_settings(env: Mapping[str, str]) -> dict[str, Any]:
         out["report_key"] = SecretStr(key)
     if key := env.get(ENV_PII_ROOT_KEY):
         out["pii_root_key"] = SecretStr(key)
+    if url := env.get(ENV_GATEWAY_PUBLIC_URL):
+        out["gateway_public_url"] = url.rstrip("/")
+    if ref := env.get(ENV_GATEWAY_ROUTES_SECRET):
+        namespace, _, name = ref.partition("/")
+        if not (namespace and name):
+            raise ValueError(f"{ENV_GATEWAY_ROUTES_SECRET}: expected namespace/name")
+        out["gateway_routes_secret"] = (namespace, name)
     if tenancy := env.get(ENV_TENANCY):
         out["tenancy"] = tenancy
     if allowed := env.get(ENV_DEFAULT_LIVEKIT_NAMESPACES):

@@ -59,6 +59,10 @@ CALL_FAILED = "CallFailed"  # busy, no-answer, rejected or failed: the result sa
 WORKER_LOST = "WorkerLost"  # dialled, then no outcome within its deadline: never redialled
 HUNG_UP = "HungUp"  # deleted in flight: the room was deleted, the call hung up
 INVALID_TARGET = "InvalidTarget"  # a campaign row the operator could not use
+# VoiceAgent MediaStreamsReady
+STREAMS_ROUTED = "StreamsRouted"  # the gateway has the route; status lists the webhooks
+GATEWAY_NOT_CONFIGURED = "GatewayNotConfigured"  # the operator has no gateway settings
+STREAMS_NEED_DEFAULT_LIVEKIT = "StreamsNeedDefaultLiveKit"  # the gateway uses the default
 # event reasons
 CREATED, ADOPTED, UPDATED, RECREATED = "Created", "Adopted", "Updated", "Recreated"
 NOT_OWNED = "NotOwned"  # status named a LiveKit object this one does not own

@@ -59,11 +59,15 @@ class GatewayProcess:
     settings: dict[str, Any] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
+    listen_host: str = "127.0.0.1"
+    public_url: str | None = None  # what carriers reach (a relay); default: the listen URL
+    routes_dir: Path | None = None  # the operator's routes Secret, as the kubelet mounts it
     proc: Process | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        host = "127.0.0.1" if self.listen_host == "0.0.0.0" else self.listen_host
+        return f"http://{host}:{self.port}"
 
     @property
     def log_path(self) -> Path:
@@ -78,12 +82,14 @@ class GatewayProcess:
             "LIVEKIT_API_KEY": self.api_key,
             "LIVEKIT_API_SECRET": self.api_secret,
             "SWITCHBOARD_GATEWAY_ROUTES": str(routes),
-            "SWITCHBOARD_GATEWAY_PUBLIC_URL": self.url,
-            "SWITCHBOARD_GATEWAY_LISTEN": f"127.0.0.1:{self.port}",
+            "SWITCHBOARD_GATEWAY_PUBLIC_URL": self.public_url or self.url,
+            "SWITCHBOARD_GATEWAY_LISTEN": f"{self.listen_host}:{self.port}",
             "SWITCHBOARD_METRICS_LISTEN": f"127.0.0.1:{self.metrics_port}",
             "SWITCHBOARD_PII_HASH_KEY": TEST_PII_HASH_KEY,
             "PYTHONUNBUFFERED": "1",
         }
+        if self.routes_dir is not None:
+            env["SWITCHBOARD_GATEWAY_ROUTES_DIR"] = str(self.routes_dir)
         argv = [sys.executable, "-m", "switchboard_gateway"]
         self.proc = Process("gateway", argv, self.log_path, env=env).start()
         self.proc.wait_ready(lambda: self.get("/healthz")[0] == 200, timeout)
@@ -91,7 +97,8 @@ class GatewayProcess:
 
     def get(self, path: str, port: int | None = None) -> tuple[int, str]:
         try:
-            url = f"http://127.0.0.1:{port or self.port}{path}"
+            base = self.url if port is None else f"http://127.0.0.1:{port}"
+            url = base + path
             with urllib.request.urlopen(url, timeout=2) as resp:
                 return resp.status, resp.read().decode()
         except urllib.error.HTTPError as e:

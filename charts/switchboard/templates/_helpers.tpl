@@ -99,3 +99,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- fail "livekit.apiKey and livekit.apiSecret are required with livekit.url (or use livekit.existingSecret)" }}
 {{- end }}
 {{- end }}
+
+{{/*
+The Secret the operator publishes media-stream routes to (one key per VoiceAgent with
+spec.mediaStreams) and the gateway mounts.
+*/}}
+{{- define "switchboard.gatewayRoutesSecretName" -}}
+{{- printf "%s-gateway-routes" (include "switchboard.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}

@@ -32,6 +32,7 @@ from switchboard.api.common import (
     SecretKeyRef,
     cel,
 )
+from switchboard.api.mediastreams import MediaStreams, MediaStreamsStatus
 from switchboard.api.podtemplate import PodTemplate, ResourceRequirements
 
 # Providers that run offline inside the worker need no API key.
@@ -272,6 +273,10 @@ class VoiceAgentSpec(Model):
     pipeline: Pipeline | None = Field(default=None, description="STT -> LLM -> TTS pipeline.")
     realtime: Realtime | None = Field(default=None, description="Speech-to-speech model.")
     telephony: Telephony | None = Field(default=None, description="Phone routing.")
+    media_streams: MediaStreams | None = Field(
+        default=None,
+        description="Carrier WebSocket media streams (Twilio, Plivo, Telnyx) via the gateway.",
+    )
     scaling: Scaling = Field(
         default_factory=Scaling,
         description="Worker fleet sizing.",
@@ -327,7 +332,7 @@ class VoiceAgentStatus(Model):
 
     conditions: list[Condition] = Field(
         default_factory=list,
-        description="Ready, LiveKitSynced and WorkersReady conditions.",
+        description="Ready, LiveKitSynced, WorkersReady and MediaStreamsReady conditions.",
         json_schema_extra=CONDITIONS_FIELD_EXTRA,
     )
     observed_generation: int | None = Field(
@@ -340,6 +345,9 @@ class VoiceAgentStatus(Model):
     active_calls: int = Field(default=0, description="Calls in progress.")
     workers: Workers | None = Field(default=None, description="Worker fleet counts.")
     warm: WarmStatus | None = Field(default=None, description="What the warm pool is sized from.")
+    media_streams: MediaStreamsStatus | None = Field(
+        default=None, description="Webhook URLs for spec.mediaStreams."
+    )
 
 
 class VoiceAgent(Model):

@@ -20,6 +20,7 @@ from switchboard.kube.writes import (
     deployment_replicas,
     patch_status,
     post_event,
+    put_secret_key,
     scale_deployment,
 )
 
@@ -38,6 +39,7 @@ __all__ = [
     "nudge",
     "patch_status",
     "post_event",
+    "put_secret_key",
     "read_config_map_key",
     "read_secret",
     "scale_deployment",

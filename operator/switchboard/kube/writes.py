@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 from typing import Any
@@ -175,3 +176,39 @@ async def post_event(ref: dict[str, Any], type_: str, reason: str, message: str)
         return client.CoreV1Api().create_namespaced_event(meta["namespace"], body)
 
     await asyncio.to_thread(create)
+
+
+async def put_secret_key(
+    namespace: str, name: str, key: str, value: str | None, labels: dict[str, str]
+) -> None:
+    """Set (or with None remove) one data key of a shared Secret, creating it when absent.
+
+    A merge patch of that key only: writers of other keys (other VoiceAgents) are untouched,
+    and an unchanged value is a no-op write."""
+    encoded = None if value is None else base64.b64encode(value.encode()).decode()
+    data = {key: encoded}
+    core = client.CoreV1Api()
+
+    def write() -> None:
+        for _ in range(3):
+            try:
+                core.patch_namespaced_secret(name, namespace, {"data": data})
+                return
+            except ApiException as err:
+                if err.status != 404:
+                    raise
+            if value is None:
+                return  # nothing to remove from a Secret that does not exist
+            body = client.V1Secret(
+                metadata=client.V1ObjectMeta(name=name, namespace=namespace, labels=labels),
+                type="Opaque",
+                data={key: encoded or ""},
+            )
+            try:
+                core.create_namespaced_secret(namespace, body)
+                return
+            except ApiException as err:
+                if err.status != 409:  # created meanwhile by another pass: patch it
+                    raise
+
+    await asyncio.to_thread(write)

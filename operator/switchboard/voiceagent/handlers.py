@@ -30,7 +30,7 @@ from switchboard.outcomes import Failure, Result
 from switchboard.scaling import ScalingParams, decide
 from switchboard.siptrunk.index import NO_TRUNKS, TrunkIndex
 from switchboard.state import OperatorState
-from switchboard.voiceagent import workload
+from switchboard.voiceagent import streams, workload
 from switchboard.voiceagent.builders import SPEC_PATH_OF_CONFIG, agent_config, agent_name
 from switchboard.voiceagent.claims import (
     NO_CLAIMS,
@@ -102,6 +102,9 @@ async def _sync(
     await rescale(fleet)  # the only writer of the status, and it now has this pass's outcome
     if result.failure is not None:
         raise reasons.kopf_error(result.failure)
+    media = result.value.streams
+    if media is not None and media.retry_s is not None:
+        raise kopf.TemporaryError(media.message, delay=media.retry_s)
 
 
 async def _spec_pass(
@@ -158,6 +161,9 @@ async def _spec_pass(
         await _apply_workload(state, fleet, params, body, spec, config, lk.endpoint)
     except kube.NotOwnedError as err:
         return failed(params, reasons.conflict(str(err), retry), name)
+    media = await streams.sync_streams(
+        state.config, owner.namespace, owner.name, name, spec, kube.secret_keys
+    )
     # Only the referenced SipTrunks, not the whole index.
     wanted = [(owner.namespace, t) for t in (spec.telephony.trunks if spec.telephony else [])]
     index = {key: next(iter(trunks[key])) for key in wanted if key in trunks}
@@ -179,6 +185,7 @@ async def _spec_pass(
         agent_name=name,
         dispatch_rule_id=rule.value.rule_id,
         livekit=lk,
+        streams=media,
     )
     return Result(outcome, rule.events, rule.failure)
 
@@ -300,6 +307,7 @@ async def voiceagent_delete(*, body: kopf.Body, retry: int, memo: kopf.Memo, **_
             await remove(dispatch_ops(lk), owner)
         except LiveKitError as err:
             raise reasons.kopf_error(reasons.livekit_failure(err, retry)) from None
+    await streams.unpublish(state.config, owner.namespace, owner.name)
     memo.fleets.drop(owner.namespace, owner.name)
     state.forget(owner.uid)
 

@@ -16,8 +16,10 @@ from switchboard.conditions import Condition, set_condition
 from switchboard.livekit.client import LiveKitClient
 from switchboard.outcomes import Failure
 from switchboard.scaling import Decision, ScalingParams
+from switchboard.voiceagent.streams import StreamsOutcome
 
 READY, LIVEKIT_SYNCED, WORKERS_READY = "Ready", "LiveKitSynced", "WorkersReady"
+MEDIA_STREAMS_READY = "MediaStreamsReady"
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class SpecOutcome:
     dispatch_rule_id: str | None = None
     # For re-dispatching calls LiveKit dropped (redispatch.py); None until LiveKit is known.
     livekit: LiveKitClient | None = None
+    # MediaStreamsReady; None: not evaluated (the pass failed first), keep what is stored.
+    streams: StreamsOutcome | None = None
 
     @property
     def synced(self) -> tuple[bool, str, str]:
@@ -82,17 +86,30 @@ def compose_status(
     else:
         workers = (reasons.NO_READY_WORKERS, f"0 of {decision.desired} workers ready")
     conditions = put(conditions, WORKERS_READY, workers_ok, *workers)
+    streams = spec.streams
+    if streams is not None and not streams.declared:
+        conditions = [c for c in conditions if c.get("type") != MEDIA_STREAMS_READY]
+    elif streams is not None:
+        conditions = put(
+            conditions, MEDIA_STREAMS_READY, streams.ok, streams.reason, streams.message
+        )
     if not synced:
         ready = (False, why, detail)  # Ready carries the sync failure
-    elif workers_ok:
-        ready = (True, reasons.READY, "taking calls")
-    else:
+    elif not workers_ok:
         ready = (False, reasons.NO_READY_WORKERS, "no ready worker yet")
+    elif streams is not None and streams.declared and not streams.ok:
+        ready = (False, streams.reason, streams.message)  # some calls would be refused
+    else:
+        ready = (True, reasons.READY, "taking calls")
     conditions = put(conditions, READY, *ready)
-    order = {LIVEKIT_SYNCED: 0, WORKERS_READY: 1, READY: 2}
-    conditions.sort(key=lambda c: order.get(c["type"], 3))
+    order = {LIVEKIT_SYNCED: 0, WORKERS_READY: 1, MEDIA_STREAMS_READY: 2, READY: 3}
+    conditions.sort(key=lambda c: order.get(c["type"], 4))
+    media = None
+    if streams is not None and streams.webhooks:
+        media = {"webhooks": [{"provider": p, "url": u} for p, u in streams.webhooks]}
     return VoiceAgentStatus.model_validate(
         {
+            "mediaStreams": media,
             "conditions": conditions,
             "observedGeneration": gen,
             "agentName": spec.agent_name,

@@ -1,0 +1,147 @@
+"""Media-stream routes: what the operator publishes for the gateway, and the webhook URLs.
+
+The gateway's only source of routes is one Secret the operator writes (in the gateway's
+namespace, mounted read-only by the gateway, which needs no API access at all). Each
+VoiceAgent owns one data key, `<namespace>_<name>`, derived from its own metadata and
+never from its spec; its credentials are read from its own namespace only. So nothing one
+namespace applies can route another namespace's calls or reach its credentials: the URL
+path `/v1/<provider>/<namespace>/<name>/…` selects exactly one key, written only for the
+VoiceAgent of that name in that namespace.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from switchboard import kube, reasons
+from switchboard.api.mediastreams import MediaStreams
+from switchboard.api.voiceagent import VoiceAgentSpec
+from switchboard.config import OperatorConfig
+from switchboard.names import labels
+
+SecretReader = Callable[[str, str, str], Awaitable[list[str]]]
+ROOM_PREFIX = "stream-"
+ROUTES_COMPONENT = "gateway-routes"
+
+
+@dataclass(frozen=True)
+class StreamsOutcome:
+    """MediaStreamsReady for one pass; `declared` False: no spec.mediaStreams (no condition)."""
+
+    declared: bool
+    ok: bool = False
+    reason: str = ""
+    message: str = ""
+    webhooks: tuple[tuple[str, str], ...] = ()  # (provider, answer URL)
+    retry_s: float | None = None
+
+
+NOT_DECLARED = StreamsOutcome(declared=False)
+
+
+def route_key(namespace: str, name: str) -> str:
+    """The routes Secret's data key: '_' is in neither a namespace nor an object name."""
+    return f"{namespace}_{name}"
+
+
+def webhooks(
+    base_url: str, namespace: str, name: str, streams: MediaStreams
+) -> list[tuple[str, str]]:
+    base = base_url.rstrip("/")
+    return [
+        (p.provider, f"{base}/v1/{p.provider}/{namespace}/{name}/answer") for p in streams.providers
+    ]
+
+
+def route(
+    namespace: str,
+    name: str,
+    agent_name: str,
+    streams: MediaStreams,
+    credentials: Mapping[str, str],
+) -> dict[str, Any]:
+    """The gateway's route (its config.Route): where to dispatch, each provider's credential."""
+    providers = {
+        p.provider: {
+            ("publicKey" if p.provider == "telnyx" else "authToken"): credentials[p.provider]
+        }
+        for p in streams.providers
+    }
+    return {
+        "namespace": namespace,
+        "name": name,
+        "agentName": agent_name,
+        "roomPrefix": ROOM_PREFIX,
+        "providers": providers,
+    }
+
+
+async def _publish(config: OperatorConfig, key: str, value: str | None) -> None:
+    if config.gateway_routes_secret is None:
+        return
+    namespace, secret = config.gateway_routes_secret
+    await kube.put_secret_key(namespace, secret, key, value, labels(ROUTES_COMPONENT, secret))
+
+
+async def unpublish(config: OperatorConfig, namespace: str, name: str) -> None:
+    """The VoiceAgent is gone (or stopped taking streams): the gateway refuses its calls."""
+    await _publish(config, route_key(namespace, name), None)
+
+
+async def sync_streams(
+    config: OperatorConfig,
+    namespace: str,
+    name: str,
+    agent_name: str,
+    spec: VoiceAgentSpec,
+    read_secret: SecretReader,
+) -> StreamsOutcome:
+    """Publish (or withdraw) this VoiceAgent's route; say how it went, naming the field."""
+    key = route_key(namespace, name)
+    streams = spec.media_streams
+    if streams is None:
+        await _publish(config, key, None)
+        return NOT_DECLARED
+    if config.gateway_public_url is None or config.gateway_routes_secret is None:
+        return StreamsOutcome(
+            True,
+            reason=reasons.GATEWAY_NOT_CONFIGURED,
+            message="spec.mediaStreams: this operator has no media-stream gateway configured",
+        )
+    hooks = tuple(webhooks(config.gateway_public_url, namespace, name, streams))
+    if spec.livekit is not None:
+        await _publish(config, key, None)
+        return StreamsOutcome(
+            True,
+            reason=reasons.STREAMS_NEED_DEFAULT_LIVEKIT,
+            message="spec.mediaStreams: the gateway bridges into the operator's default "
+            "LiveKit only; remove spec.livekit or use SIP",
+            webhooks=hooks,
+        )
+    credentials: dict[str, str] = {}
+    for index, entry in enumerate(streams.providers):
+        ref = entry.credentials_secret_ref
+        try:
+            (credentials[entry.provider],) = await read_secret(namespace, ref.name, ref.key)
+        except kube.MissingSecretError as err:
+            await _publish(config, key, None)  # stale credentials must not keep working
+            return StreamsOutcome(
+                True,
+                reason=reasons.SECRET_NOT_FOUND,
+                message=f"spec.mediaStreams.providers[{index}].credentialsSecretRef: {err}",
+                webhooks=hooks,
+                retry_s=reasons.MISSING_CONFIG_RETRY_S,
+            )
+    document = route(namespace, name, agent_name, streams, credentials)
+    await _publish(config, key, json.dumps(document, sort_keys=True))
+    names = ", ".join(p.provider for p in streams.providers)
+    return StreamsOutcome(
+        True,
+        ok=True,
+        reason=reasons.STREAMS_ROUTED,
+        message=f"the gateway routes {names} streams to agent {agent_name}",
+        webhooks=hooks,
+    )
