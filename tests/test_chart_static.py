@@ -279,16 +279,17 @@ def test_peering_object_matches_scope(helm: Path) -> None:
 def test_peering_crds_come_from_the_subchart(helm: Path) -> None:
     docs = devkube.render_chart("switchboard", "switchboard", crds=True)
     crds = sorted(d["metadata"]["name"] for d in by_kind(docs, "CustomResourceDefinition"))
-    assert crds == [
-        "clusterkopfpeerings.kopf.dev",
-        "kopfpeerings.kopf.dev",
+    ours = [
+        "callcampaigns.switchboard.dev",
+        "outboundcalls.switchboard.dev",
         "siptrunks.switchboard.dev",
         "voiceagents.switchboard.dev",
     ]
+    assert crds == sorted(["clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev", *ours])
     docs = devkube.render_chart(
         "switchboard", "switchboard", "peering.installCRDs=false", crds=True
     )
-    assert len(by_kind(docs, "CustomResourceDefinition")) == 2
+    assert sorted(d["metadata"]["name"] for d in by_kind(docs, "CustomResourceDefinition")) == ours
 
 
 def test_values_yaml_is_valid_against_its_schema() -> None:
