@@ -7,8 +7,6 @@ import json
 import logging
 import os
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -25,6 +23,8 @@ from switchboard_contract.outbound import (
     classify,
 )
 from switchboard_contract.report import ENV_REPORT_TOKEN, ENV_REPORT_URL, REPORT_PATH
+
+from switchboard_agent.report import post_json
 
 logger = logging.getLogger("switchboard.agent.outbound")
 
@@ -80,20 +80,7 @@ class CallReporter:
         return cls(base + CALLS_PATH, env.get(ENV_REPORT_TOKEN, ""), config, dial, job_id)
 
     def _post(self, report: CallReport) -> int:
-        req = urllib.request.Request(
-            self.url,
-            data=report.model_dump_json().encode(),
-            method="POST",
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=2) as resp:
-                resp.read()
-                return int(resp.status)
-        except urllib.error.HTTPError as err:
-            return int(err.code)
-        except (urllib.error.URLError, OSError):
-            return 0  # the operator is down or restarting
+        return post_json(self.url, self.token, report.model_dump_json().encode())
 
     async def send(
         self,

@@ -34,6 +34,25 @@ def local_worker_name(nodename: str, pid: int) -> str:
     return raw[-253:].strip("-.") or f"worker-{pid}"
 
 
+def post_json(url: str, token: str, body: bytes, timeout: float = 2.0) -> int:
+    """POST `body` to the operator with the report token: the HTTP status, 0 for no answer
+    (the operator down or restarting). Load reports and call reports share it."""
+    req = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            resp.read()
+            return int(resp.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
+    except (urllib.error.URLError, OSError):
+        return 0
+
+
 class Reporter(threading.Thread):
     """A daemon thread: POST on every change of (active calls, draining), and as a heartbeat.
 
@@ -90,24 +109,16 @@ class Reporter(threading.Thread):
         )
 
     def send(self, report: WorkerReport) -> bool:
-        req = urllib.request.Request(
-            self.url,
-            data=report.model_dump_json().encode(),
-            method="POST",
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=2) as resp:
-                resp.read()
-        except urllib.error.HTTPError as err:
+        status = post_json(self.url, self.token, report.model_dump_json().encode())
+        if status == 0:
+            # The heartbeat retries; the operator treats a silent worker as stale.
+            logger.warning("report to the operator failed: no answer")
+            return False
+        if status != 200:
             # 503 from a standby operator replica is routine behind the Service: the next try
             # (POLL_S later) usually reaches the active one.
-            level = logging.DEBUG if err.code == 503 else logging.WARNING
-            logger.log(level, "report to the operator refused: HTTP %d", err.code)
-            return False
-        except (urllib.error.URLError, OSError) as err:
-            # The heartbeat retries; the operator treats a silent worker as stale.
-            logger.warning("report to the operator failed: %s", err)
+            level = logging.DEBUG if status == 503 else logging.WARNING
+            logger.log(level, "report to the operator refused: HTTP %d", status)
             return False
         self.sent += 1
         return True
