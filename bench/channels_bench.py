@@ -6,9 +6,8 @@ JSON over a WebSocket, TCP), call after call, under each network condition. The 
 of both paths crosses a network namespace that this benchmark creates and removes: a veth
 to it, a userspace relay inside it delaying each direction (UDP for RTP, TCP for the
 WebSocket, the same delay on both), and `iptables -m statistic` dropping packets entering
-it at random (so both directions of both paths lose packets alike). No netem here: see
-/work/shared/notes/machine-facts.md. The LiveKit legs (agent, livekit-sip, gateway) stay on
-loopback.
+it at random (so both directions of both paths lose packets alike). No netem here: this
+kernel has no netem qdisc. The LiveKit legs (agent, livekit-sip, gateway) stay on loopback.
 
 voice-to-voice: from the caller's last loud 20 ms frame sent to the first loud frame of the
 agent's answer arriving at the caller (arrival, not playout, on both paths); it includes the
