@@ -160,7 +160,12 @@ def test_unknown_field_is_rejected_with_strict_validation(kube: Kube) -> None:
 
 
 def test_crds_are_established_and_served(kube: Kube, kube_crds: list[str]) -> None:
-    assert sorted(kube_crds) == ["siptrunks.switchboard.dev", "voiceagents.switchboard.dev"]
+    assert sorted(kube_crds) == [
+        "callcampaigns.switchboard.dev",
+        "outboundcalls.switchboard.dev",
+        "siptrunks.switchboard.dev",
+        "voiceagents.switchboard.dev",
+    ]
     served = client.CustomObjectsApi(kube.api).list_namespaced_custom_object(
         GROUP, VERSION, kube.namespace, "siptrunks"
     )
