@@ -11,14 +11,12 @@ from switchboard_gateway.protocol import (
     Dtmf,
     Event,
     Mark,
-    Media,
     ProtocolError,
     Provider,
     Start,
     Stop,
-    b64,
     b64text,
-    optional_int,
+    inbound_media,
     required_int,
     text,
 )
@@ -64,14 +62,7 @@ class Plivo:
                 parameters=headers,
             )
         if event == "media":
-            track = message.get("media", {}).get("track", "inbound")
-            if track != "inbound":
-                return None
-            return Media(
-                payload=b64(message, "media.payload"),
-                sequence=optional_int(message, "sequenceNumber"),
-                timestamp_ms=optional_int(message, "media.timestamp"),
-            )
+            return inbound_media(message, "sequenceNumber")
         if event == "dtmf":
             return Dtmf(digit=text(message, "dtmf.digit"))
         if event == "playedStream":

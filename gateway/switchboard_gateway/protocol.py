@@ -150,3 +150,15 @@ def b64(obj: dict[str, Any], path: str) -> bytes:
 
 def b64text(payload: bytes) -> str:
     return base64.b64encode(payload).decode("ascii")
+
+
+def inbound_media(message: dict[str, Any], sequence_path: str) -> Media | None:
+    """A `media` event of the caller's track; None for the echo of our own audio (a stream of
+    both tracks sends it back). The dialects differ only in where the sequence number is."""
+    if (message.get("media") or {}).get("track", "inbound") != "inbound":
+        return None
+    return Media(
+        payload=b64(message, "media.payload"),
+        sequence=optional_int(message, sequence_path),
+        timestamp_ms=optional_int(message, "media.timestamp"),
+    )

@@ -10,14 +10,13 @@ from switchboard_gateway.protocol import (
     Dtmf,
     Event,
     Mark,
-    Media,
     ProtocolError,
     Provider,
     Start,
     Stop,
-    b64,
     b64text,
     get,
+    inbound_media,
     optional_int,
     required_int,
     text,
@@ -52,14 +51,7 @@ class Telnyx:
                 parameters={str(k): str(v) for k, v in params.items()},
             )
         if event == "media":
-            track = message.get("media", {}).get("track", "inbound")
-            if track != "inbound":
-                return None
-            return Media(
-                payload=b64(message, "media.payload"),
-                sequence=optional_int(message, "sequence_number"),
-                timestamp_ms=optional_int(message, "media.timestamp"),
-            )
+            return inbound_media(message, "sequence_number")
         if event == "dtmf":
             return Dtmf(digit=text(message, "dtmf.digit"))
         if event == "mark":

@@ -9,14 +9,13 @@ from switchboard_gateway.protocol import (
     Dtmf,
     Event,
     Mark,
-    Media,
     ProtocolError,
     Provider,
     Start,
     Stop,
-    b64,
     b64text,
     get,
+    inbound_media,
     optional_int,
     required_int,
     text,
@@ -54,14 +53,7 @@ class Twilio:
                 parameters=dict(params),
             )
         if event == "media":
-            track = message.get("media", {}).get("track", "inbound")
-            if track != "inbound":
-                return None  # a both_tracks stream also echoes our own audio: ignore it
-            return Media(
-                payload=b64(message, "media.payload"),
-                sequence=optional_int(message, "sequenceNumber"),
-                timestamp_ms=optional_int(message, "media.timestamp"),
-            )
+            return inbound_media(message, "sequenceNumber")
         if event == "dtmf":
             return Dtmf(digit=text(message, "dtmf.digit"))
         if event == "mark":
