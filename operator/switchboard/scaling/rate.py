@@ -94,10 +94,9 @@ class EventRate:
 
         For call ends, whose freed workers the pool counts on: crediting more ends than come
         would leave calls cold, crediting fewer only keeps a worker more."""
-        usable = [
-            r for tau, r in zip(self.scales, self.rates(now), strict=True) if tau >= horizon_s / 2
-        ]
-        best = min(usable or self.rates(now)[-1:])
+        rates = self.rates(now)
+        usable = [r for tau, r in zip(self.scales, rates, strict=True) if tau >= horizon_s / 2]
+        best = min(usable or rates[-1:])
         return best if math.isfinite(best) and best > 0 else 0.0
 
     def _current(self, now: float, z: float, horizon_s: float = 0.0) -> float:
