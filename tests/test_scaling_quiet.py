@@ -200,3 +200,15 @@ def test_the_credit_no_longer_fades_under_the_arrival_memory() -> None:
     horizon = PARAMS.pod_start_s + REACTION_S
     assert end_credit(line.ends, horizon, line.calls) > 0
     check_quiet_until(line, last, last + 900.0)
+
+
+def test_a_pool_held_at_its_maximum_still_wakes_the_scaler() -> None:
+    # A flood holds the pool at warm.max for longer than the look-ahead: the decision still
+    # asks to be woken (after the look-ahead) instead of never, and the pool does fall later.
+    line = Line()
+    line.start(0.0, 20_000)
+    line.end(0.0, 20_000)
+    d = line.decide(1.0)
+    assert d.warm_target == 40 and d.recheck_after_s == DROP_LOOKAHEAD_S
+    steps = settle(line, 1.0, horizon_s=10 * 3600)
+    assert steps[-1][1] == 1, steps
