@@ -142,16 +142,35 @@ def desired_workers(active_calls: int, p: ScalingParams, warm: int | None = None
     return max(p.min_workers, min(p.max_workers, needed))
 
 
+def end_credit(ends: EventRate | None, horizon_s: float, in_progress: int) -> float:
+    """The call-end rate (calls/s) whose freed workers the pool counts on within `horizon_s`.
+
+    The floor of the end rate as of the last call end, held until the next end, and never more
+    than the calls in progress can give: a call that is not there cannot end. Between events
+    it is constant, so the pool then only shrinks with the decaying arrival estimate (it is
+    monotone in that, see `warm.covering_pool`) and `next_drop_s` sees the same pool as the
+    next decision will. When the last call ends the credit is gone at once, on that event.
+    """
+    if ends is None or horizon_s <= 0:
+        return 0.0
+    return min(ends.floor_rate_held(horizon_s), max(0, in_progress) / horizon_s)
+
+
 def warm_pool(
-    p: ScalingParams, arrivals: EventRate | None, ends: EventRate | None, now: float
+    p: ScalingParams,
+    arrivals: EventRate | None,
+    ends: EventRate | None,
+    now: float,
+    in_progress: int = 0,
 ) -> tuple[int, float]:
-    """(idle workers to keep, the arrival rate it is sized from, calls/s) at `now`."""
+    """(idle workers to keep, the arrival rate it is sized from, calls/s) at `now`;
+    `in_progress` is the calls on live workers (the most that can end and free one)."""
     horizon = p.pod_start_s + REACTION_S
     rate = arrivals.rate(now, horizon) if arrivals is not None else 0.0
     w = p.predictive
     if w is None:
         return p.warm_workers, rate
-    freed = ends.floor_rate(now, horizon) if ends is not None else 0.0
+    freed = end_credit(ends, horizon, in_progress)
     return warm_target(rate, horizon, w.coverage, w.minimum, w.maximum, freed), rate
 
 
@@ -213,9 +232,13 @@ def _scale_down_floor(p: ScalingParams, raw: int, rate: float) -> int:
 
 
 def _pool_drop_s(
-    p: ScalingParams, arrivals: EventRate | None, ends: EventRate | None, now: float
+    p: ScalingParams,
+    arrivals: EventRate | None,
+    ends: EventRate | None,
+    now: float,
+    in_progress: int,
 ) -> float | None:
-    """Seconds until a predictive pool shrinks if nothing arrives (None: it will not)."""
+    """Seconds until a predictive pool shrinks if no call starts or ends (None: it will not)."""
     if p.predictive is None or arrivals is None:
         return None
     w, horizon = p.predictive, p.pod_start_s + REACTION_S
@@ -225,7 +248,7 @@ def _pool_drop_s(
         w.coverage,
         w.minimum,
         w.maximum,
-        ends.floor_rate(now, horizon) if ends is not None else 0.0,
+        end_credit(ends, horizon, in_progress),
     )
 
 
@@ -295,7 +318,8 @@ def decide(
     surge_on = p.pod_start_s > 0 and p.predictive is None
     surging = [t for t in recent_starts if t > now - p.pod_start_s] if surge_on else []
     surge = len(surging)
-    warm, rate = warm_pool(p, arrivals, ends, now)
+    in_progress = sum(w.active_calls for w in live)
+    warm, rate = warm_pool(p, arrivals, ends, now, in_progress)
     raw = desired_workers(demand + surge, p, warm)
 
     ages = [a for a in (_idle_age(w, now) for w in live) if a is not None]
@@ -316,7 +340,7 @@ def decide(
         waits.append(max(0.0, min(surging) + p.pod_start_s - now))
     if held_by:
         waits.append(HOLD_RECHECK_S)
-    drop = _pool_drop_s(p, arrivals, ends, now)
+    drop = _pool_drop_s(p, arrivals, ends, now, in_progress)
     if drop is not None:  # the pool shrinks with no event to say so: look again then
         waits.append(drop)
     recheck = min(waits) if waits else None

@@ -19,6 +19,9 @@ BURST_MEMORY_S = 600.0
 # Only a burst this many standard deviations above the long view is remembered: the highest of
 # an hour of ordinary noise would otherwise be held as if it were a burst.
 BURST_SIGNIFICANCE = 2.0
+# Rates below this (one call in twelve days) are 0: the decayed counts only approach 0, and a
+# pool sized from a vanishing rate would keep its one worker until the float underflows.
+RESOLUTION = 1e-6
 
 
 @dataclass
@@ -87,7 +90,7 @@ class EventRate:
         pool that must cover the whole horizon, and reacting to it only starts pods in vain.
         """
         best = max(self._current(now, SIGNIFICANCE, horizon_s), self._peak(now))
-        return best if math.isfinite(best) and best > 0 else 0.0
+        return best if math.isfinite(best) and best >= RESOLUTION else 0.0
 
     def floor_rate(self, now: float, horizon_s: float = 0.0) -> float:
         """A low estimate: the least of the scales not shorter than half of `horizon_s`.
@@ -97,7 +100,16 @@ class EventRate:
         rates = self.rates(now)
         usable = [r for tau, r in zip(self.scales, rates, strict=True) if tau >= horizon_s / 2]
         best = min(usable or rates[-1:])
-        return best if math.isfinite(best) and best > 0 else 0.0
+        return best if math.isfinite(best) and best >= RESOLUTION else 0.0
+
+    def floor_rate_held(self, horizon_s: float = 0.0) -> float:
+        """`floor_rate` as of the last observation, held until the next one (0 before any).
+
+        For the credit of call ends between events: call durations are memoryless enough that
+        a silence says nothing new about when the calls in progress end, and a credit that
+        faded faster than the arrival estimate would raise the pool again in a quiet period,
+        with no event to make the scaler look (see `policy.end_credit`)."""
+        return 0.0 if self.at is None else self.floor_rate(self.at, horizon_s)
 
     def _current(self, now: float, z: float, horizon_s: float = 0.0) -> float:
         """The long scale's estimate, raised by a shorter one that is `z` deviations above."""

@@ -8,6 +8,8 @@ from collections.abc import Callable
 # Beyond this many expected arrivals per pod start the normal approximation is used: the
 # direct sum would need thousands of terms, and the two agree to a worker there.
 _DIRECT_MAX_MEAN = 500.0
+# How far ahead `next_drop_s` looks for the pool's next step down; beyond, it wakes up then.
+DROP_LOOKAHEAD_S = 3600.0
 
 
 def poisson_quantile(mean: float, coverage: float) -> int:
@@ -33,6 +35,11 @@ def covering_pool(mean: float, coverage: float, freed: float = 0.0) -> int:
     free their workers (which stay until idle long enough to be removed). Calls that find no
     worker number (N - F - k)+, so k is the smallest with E[(N - F - k)+] <= (1 - coverage) *
     E[N]. With freed = 0 that is E[min(N, k)] >= coverage * E[N].
+
+    k never falls as `mean` grows with `freed` fixed: E[(N - F - k)+] - (1 - c) * mean is
+    convex in the mean (d/dmean = P(N >= F + k) - (1 - c), which grows) and 0 at mean 0, so
+    the means k serves form an interval [0, m_k], and m_k grows with k. A decaying arrival
+    estimate therefore never raises the pool while the credit is held.
 
     This counts calls, not pod starts: the per-window quantile (`poisson_quantile`) leaves more
     calls cold than it promises, because the windows it gives up on are the crowded ones (at a
@@ -67,12 +74,17 @@ def _pmf_table(mean: float) -> list[float]:
 
 
 def _loss_table(mean: float) -> list[float]:
-    """E[(N - j)+] for N ~ Poisson(mean) and j = 0, 1, ...; the last entry is ~0."""
+    """E[(N - j)+] for N ~ Poisson(mean) and j = 0, 1, ...; the last entry is ~0.
+
+    Summed from the tail up, E[(N - j)+] = sum over n > j of P(N >= n), with no subtraction:
+    at a tiny mean 1 - cdf cancels to 0 and the loss would never fall below the mean."""
     pmf = _pmf_table(mean)
-    loss, cdf = [mean], 0.0
-    for p in pmf:
-        cdf += p
-        loss.append(max(0.0, loss[-1] - (1.0 - cdf)))  # E[(N-j-1)+] = E[(N-j)+] - P(N > j)
+    at_least = [0.0] * (len(pmf) + 1)  # at_least[n] = P(N >= n), within the table
+    for n in range(len(pmf) - 1, -1, -1):
+        at_least[n] = at_least[n + 1] + pmf[n]
+    loss = [0.0] * (len(pmf) + 1)
+    for j in range(len(pmf) - 1, -1, -1):
+        loss[j] = loss[j + 1] + at_least[j + 1]
     return loss
 
 
@@ -134,13 +146,16 @@ def next_drop_s(
     minimum: int,
     maximum: int,
     end_rate_per_s: float = 0.0,
-    within_s: float = 3600.0,
+    within_s: float = DROP_LOOKAHEAD_S,
 ) -> float | None:
-    """Seconds until the warm target falls below its value now if no call arrives, else None.
+    """Seconds until the warm target falls below its value now if no call starts or ends;
+    None if it is at `minimum` already, and `within_s` if it falls only later (look again then).
 
     `rate_in(dt)` is the arrival rate estimate `dt` seconds from now without new arrivals; it
-    never rises as dt grows (every decayed count only shrinks), so a bisection finds the
-    moment. The end rate is held where it is (a conservative guess: it only falls too). The
+    never rises as dt grows (every decayed count only shrinks), and with the end rate fixed
+    the target is monotone in the arrival rate (`covering_pool`), so a bisection finds the
+    moment. The end rate is fixed because the caller's credit is held between events
+    (`policy.end_credit`): this is the target the next decision computes, not a guess. The
     scaler wakes up then: a quiet period lowers the pool although nothing happens.
     """
 
@@ -148,8 +163,10 @@ def next_drop_s(
         return warm_target(rate_in(dt), horizon_s, coverage, minimum, maximum, end_rate_per_s)
 
     now_target = target(0.0)
-    if now_target <= minimum or target(within_s) >= now_target:
+    if now_target <= minimum:
         return None
+    if target(within_s) >= now_target:
+        return within_s  # e.g. held at `maximum` by a flood: it does fall, only later
     lo, hi = 0.0, within_s
     while hi - lo > 0.05:
         mid = (lo + hi) / 2
