@@ -14,16 +14,13 @@ from switchboard.scaling.policy import REACTION_S, end_credit
 from switchboard.scaling.rate import EventRate
 from switchboard.scaling.warm import DROP_LOOKAHEAD_S, covering_pool
 
+from tests.test_scaling_warm import PARAMS as WARM_PARAMS
+
 pytestmark = pytest.mark.unit
 
-PARAMS = ScalingParams(
-    calls_per_worker=1,
-    warm_workers=1,
-    min_workers=0,
-    max_workers=1000,
-    scale_down_delay_s=30.0,
-    pod_start_s=10.0,
-    predictive=PredictiveWarm(coverage=0.999, minimum=1, maximum=40),
+# The warm-pool tests' fleet, with the shipped default coverage and a lower cap.
+PARAMS = dataclasses.replace(
+    WARM_PARAMS, predictive=PredictiveWarm(coverage=0.999, minimum=1, maximum=40)
 )
 # The bisection of next_drop_s stops within this of the moment.
 DROP_TOLERANCE_S = 0.05
