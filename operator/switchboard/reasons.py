@@ -34,6 +34,7 @@ CONFIG_MAP_NOT_FOUND = "ConfigMapNotFound"
 LIVEKIT_UNAVAILABLE = "LiveKitUnavailable"
 CONFLICT = "Conflict"  # another object holds what this one needs (a number, a rule key)
 REJECTED = "Rejected"  # LiveKit refused the object for another reason
+KUBERNETES_API_ERROR = "KubernetesAPIError"  # an API call failed; retried with backoff
 # SipTrunk
 TRUNKS_READY = "TrunksReady"
 # VoiceAgent
@@ -112,6 +113,16 @@ def livekit_failure(err: LiveKitError, retry: int, described: str | None = None)
         )
     reason = CONFLICT if "conflict" in err.message.lower() else REJECTED
     return Failure(reason, described or str(err), max(REJECTED_BACKOFF_S, backoff(retry)))
+
+
+def kube_failure(err: Exception, retry: int) -> Failure:
+    """An API call the pass did not expect to fail: retried on the pass's backoff, not kopf's
+    60 s default for an unknown exception (a 409 or 503 under load is gone in a second).
+
+    Only the status line is kept: an ApiException's body and headers may quote the object."""
+    status, why = getattr(err, "status", None), getattr(err, "reason", None)
+    what = f"{status} {why}" if status else type(err).__name__
+    return Failure(KUBERNETES_API_ERROR, f"Kubernetes API call failed: {what}", backoff(retry))
 
 
 def invalid_spec(

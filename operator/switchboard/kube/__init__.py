@@ -11,7 +11,7 @@ from switchboard.kube.refs import (
     read_secret,
     secret_keys,
 )
-from switchboard.kube.session import FIELD_MANAGER, load_config, utcnow
+from switchboard.kube.session import API_ERRORS, FIELD_MANAGER, load_config, utcnow
 from switchboard.kube.writes import (
     NotOwnedError,
     annotate_pod,
@@ -25,6 +25,7 @@ from switchboard.kube.writes import (
 )
 
 __all__ = [
+    "API_ERRORS",
     "FIELD_MANAGER",
     "MissingConfigMapError",
     "MissingSecretError",

@@ -6,8 +6,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
 
 FIELD_MANAGER = "switchboard-operator"
+
+# What a direct API call raises when the API server answers with an error or cannot be
+# reached; whatever a pass did not handle itself is retried on the pass's own backoff.
+API_ERRORS: tuple[type[Exception], ...] = (ApiException, HTTPError)
 
 
 def load_config() -> None:

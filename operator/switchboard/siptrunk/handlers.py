@@ -81,15 +81,20 @@ async def _sync(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo)
             lk = await state.livekit_for(owner.namespace, trunk.spec.livekit)
         except (kube.MissingSecretError, LiveKitNotConfiguredError) as err:
             raise refuse(reasons.config_failure(err)) from None
-        result = await reconcile(
-            trunk,
-            owner=owner,
-            generation=generation,
-            lk=lk,
-            read_secret=kube.secret_keys,
-            now=datetime.now(UTC),
-            retry=retry,
-        )
+        except kube.API_ERRORS as err:
+            raise reasons.kopf_error(reasons.kube_failure(err, retry)) from None
+        try:
+            result = await reconcile(
+                trunk,
+                owner=owner,
+                generation=generation,
+                lk=lk,
+                read_secret=kube.secret_keys,
+                now=datetime.now(UTC),
+                retry=retry,
+            )
+        except kube.API_ERRORS as err:
+            raise reasons.kopf_error(reasons.kube_failure(err, retry)) from None
     _patch_status(patch, old, result.value)
     _post(body, result.events)
     if result.failure is not None and result.failure.retry_s is not None:

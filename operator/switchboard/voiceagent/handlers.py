@@ -95,7 +95,11 @@ async def _sync(
     owner = Owner("VoiceAgent", meta["namespace"], meta["name"], meta["uid"])
     fleet = _fleet(memo.fleets, body)
     async with state.locks[owner.uid]:
-        result = await _spec_pass(state, fleet, body, owner, retry, trunks, claims)
+        try:
+            result = await _spec_pass(state, fleet, body, owner, retry, trunks, claims)
+        except kube.API_ERRORS as err:
+            # The status is not written: it is the API server that is failing.
+            raise reasons.kopf_error(reasons.kube_failure(err, retry)) from None
         fleet.spec = result.value
     for event in result.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
