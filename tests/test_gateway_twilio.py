@@ -51,7 +51,7 @@ async def test_twilio_stream_conversation(
     stt = PocketsphinxSTT()
     call = await twilio_call(gw.url, provider_keys).dial()
     try:
-        greeting = await call.next_heard()
+        greeting = await call.next_reply()
         heard = transcribe(greeting.pcm16k, stt)
         assert "thank you" in heard or "calling" in heard, heard
 

@@ -112,7 +112,7 @@ async def test_twilio_stream_routed_by_the_operator_counts_in_active_calls(
         call = CarrierCall("twilio", gw.url, kube.namespace, "desk", TOKEN, caller=CALLER)
         await call.dial()
         try:
-            heard = transcribe((await call.next_heard()).pcm16k, PocketsphinxSTT())
+            heard = transcribe((await call.next_reply()).pcm16k, PocketsphinxSTT())
             assert "thank you" in heard or "calling" in heard, heard
             # the stream's call is the worker's call: the same activeCalls and scaling
             wait_for(lambda: stack.status().get("activeCalls") == 1, "the stream call counted")

@@ -190,6 +190,18 @@ class CarrierCall(CarrierMessages):
     async def next_heard(self, timeout: float = 90) -> Heard:
         return await asyncio.wait_for(self.heard.get(), timeout)
 
+    async def next_reply(self, timeout: float = 90, gap_s: float = 2.0) -> Heard:
+        """The next stretch of speech and any that follows within `gap_s`, joined: on a loaded
+        machine TTS audio can pause mid-sentence longer than an utterance's 0.8 s of quiet,
+        and a transcript of the first piece alone misses most of the words."""
+        first = await self.next_heard(timeout)
+        pieces = [first.pcm16k]
+        while True:
+            try:
+                pieces.append((await self.next_heard(gap_s)).pcm16k)
+            except TimeoutError:
+                return Heard(b"".join(pieces), first.started_at)
+
     async def ask(self, prompt: np.ndarray, stt: Any, tries: int = 4) -> str:
         """Say `prompt` until the agent's reply is not its fallback; returns the transcript.
 
@@ -205,7 +217,7 @@ class CarrierCall(CarrierMessages):
                 self.heard.get_nowait()
             self.say(prompt)
             try:
-                utterance = await self.next_heard(timeout=30)
+                utterance = await self.next_reply(timeout=30)
             except TimeoutError:
                 continue
             heard = stt.transcribe_pcm16(utterance.pcm16k).lower()
