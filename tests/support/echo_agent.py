@@ -9,8 +9,10 @@ from livekit import api, rtc
 RATE = 16000
 
 
-async def echo(url: str, key: str, secret: str, room: str) -> rtc.Room:
-    """Join `room` as kind agent (so the gateway takes its track as the agent's) and echo."""
+async def echo(url: str, key: str, secret: str, room: str, timeout_s: float = 30) -> rtc.Room:
+    """Join `room` as kind agent (so the gateway takes its track as the agent's) and echo;
+    returns once it hears the caller's track (the caller joined first), so audio sent after
+    this is echoed: under load the subscription can take seconds."""
     token = (
         api.AccessToken(key, secret)
         .with_identity("echo")
@@ -21,6 +23,7 @@ async def echo(url: str, key: str, secret: str, room: str) -> rtc.Room:
     lk = rtc.Room()
     source = rtc.AudioSource(RATE, 1, queue_size_ms=50)
     tasks: set[asyncio.Task[None]] = set()
+    hearing = asyncio.Event()
 
     async def forward(track: rtc.Track) -> None:
         async for ev in rtc.AudioStream(track, sample_rate=RATE, num_channels=1, frame_size_ms=10):
@@ -30,6 +33,7 @@ async def echo(url: str, key: str, secret: str, room: str) -> rtc.Room:
         task = asyncio.ensure_future(forward(track))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
+        hearing.set()
 
     lk.on("track_subscribed", on_track)
     await lk.connect(url, token)
@@ -37,4 +41,5 @@ async def echo(url: str, key: str, secret: str, room: str) -> rtc.Room:
     await lk.local_participant.publish_track(
         track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
     )
+    await asyncio.wait_for(hearing.wait(), timeout_s)
     return lk
