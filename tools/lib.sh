@@ -20,8 +20,10 @@ apt_install() {
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   log "apt-get install ${missing[*]}"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" \
-    || { as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"; }
+  # Wait for another apt/dpkg (unattended-upgrades, a parallel install) instead of failing.
+  local apt=(apt-get -o DPkg::Lock::Timeout=600)
+  as_root env DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends "${missing[@]}" \
+    || { as_root "${apt[@]}" update -q && as_root env DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends "${missing[@]}"; }
 }
 
 # go_install DIR PKG@VERSION [extra go env...] — `go install` into DIR/bin unless already built there.
