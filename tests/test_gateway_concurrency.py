@@ -150,7 +150,7 @@ async def test_ten_streams_each_hear_only_their_own_audio(
             await asyncio.sleep(0.2)
         assert len(rooms) == len(calls)
         key, secret = livekit_server.api_key, livekit_server.api_secret
-        bots = [await echo(livekit_server.url, key, secret, r) for r in rooms.values()]
+        bots = [await echo(livekit_server.url, key, secret, r, 30) for r in rooms.values()]
         tones = {c.call_id: 400.0 + 150 * i for i, c in enumerate(calls)}
         heard = await asyncio.gather(*(hear_echo(c, tones[c.call_id]) for c in calls))
         for call, utterance in zip(calls, heard, strict=True):
