@@ -7,6 +7,7 @@ from typing import Any
 
 from switchboard_contract import AgentConfig
 
+GREETING = "Hello, thank you for calling the shop."
 SCRIPT: dict[str, Any] = {
     "intents": [
         {
@@ -37,7 +38,7 @@ def offline_config_doc(**overrides: Any) -> dict[str, Any]:
         "agentName": "switchboard-test-agent",
         "voiceAgent": {"namespace": "default", "name": "front-desk"},
         "instructions": "You are the front desk of a small shop.",
-        "greeting": "Hello, thank you for calling the shop.",
+        "greeting": GREETING,
         "pipeline": {
             "stt": {"provider": "pocketsphinx", "language": "en-US"},
             "llm": {"provider": "scripted", "script": copy.deepcopy(SCRIPT)},

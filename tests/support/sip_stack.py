@@ -16,13 +16,12 @@ from livekit import api
 
 from devstack.kube import is_true
 from devstack.sip import SipBridge
-from tests.support.agent_configs import SCRIPT
+from tests.support.agent_configs import GREETING, SCRIPT
 from tests.support.agent_worker import AgentWorker
 from tests.support.kube import GROUP, VERSION, Kube, wait_for
 from tests.support.voiceagent_stack import NUMBER, Stack
 
 CALLER = "+15557770123"  # the caller's number: must never show up in logs, status or spans
-GREETING = "Hello, thank you for calling the shop."
 HOURS_REPLY = SCRIPT["intents"][0]["reply"]
 TRANSFER_URI = "sip:frontdesk@127.0.0.1:5099"
 # spoken by flite's rms voice after a pause (devstack.sipua), the agent's pocketsphinx heard
