@@ -11,11 +11,11 @@ failed, and silence or noise matches nothing.
 from __future__ import annotations
 
 import re
-import threading
+import tempfile
 from collections.abc import Iterable
+from pathlib import Path
 
-import pocketsphinx
-from switchboard_agent.local.audio import widen_narrowband
+from switchboard_agent.local import PocketsphinxSTT
 
 from tests.support.agent_configs import GREETING, SCRIPT
 
@@ -33,25 +33,18 @@ def words(line: str) -> str:
 
 
 class LineMatcher:
-    """`which(pcm16k)`: the one of `lines` that 16 kHz speech is, or None."""
+    """`which(pcm16k)`: the one of `lines` that 16 kHz speech is, or None.
+
+    The agent's own PocketsphinxSTT decodes, with a JSGF grammar in place of its language
+    model (pocketsphinx reads the grammar from a file, kept for the matcher's lifetime)."""
 
     def __init__(self, lines: Iterable[str] = AGENT_LINES) -> None:
         self.lines = {words(line): line for line in lines}
         alternatives = " | ".join(f"( {w} )" for w in self.lines)
-        self._grammar = f"#JSGF V1.0;\ngrammar lines;\npublic <line> = {alternatives};\n"
-        self._decoder: pocketsphinx.Decoder | None = None
-        self._lock = threading.Lock()
+        self._dir = tempfile.TemporaryDirectory(prefix="switchboard-lines-")
+        grammar = Path(self._dir.name) / "lines.gram"
+        grammar.write_text(f"#JSGF V1.0;\ngrammar lines;\npublic <line> = {alternatives};\n")
+        self._stt = PocketsphinxSTT(options={"jsgf": str(grammar), "loglevel": "FATAL"})
 
     def which(self, pcm16k: bytes) -> str | None:
-        with self._lock:
-            if self._decoder is None:
-                self._decoder = pocketsphinx.Decoder(lm=None, loglevel="FATAL")
-                self._decoder.add_jsgf_string("lines", self._grammar)
-                self._decoder.activate_search("lines")
-            decoder = self._decoder
-            decoder.start_utt()
-            decoder.process_raw(widen_narrowband(pcm16k, 16000), full_utt=True)
-            decoder.end_utt()
-            hyp = decoder.hyp()
-        said = hyp.hypstr.strip() if hyp is not None else ""
-        return self.lines.get(said)
+        return self.lines.get(self._stt.transcribe_pcm16(pcm16k))

@@ -76,14 +76,12 @@ async def _sync(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo)
     except ValidationError as err:
         # the CRD admitted what the model refuses: say which field, and stop retrying
         raise refuse(reasons.invalid_spec(err, prefix="")) from None
-    async with state.locks[owner.uid]:
-        try:
-            lk = await state.livekit_for(owner.namespace, trunk.spec.livekit)
-        except (kube.MissingSecretError, LiveKitNotConfiguredError) as err:
-            raise refuse(reasons.config_failure(err)) from None
-        except kube.API_ERRORS as err:
-            raise reasons.kopf_error(reasons.kube_failure(err, retry)) from None
-        try:
+    try:
+        async with state.locks[owner.uid]:
+            try:
+                lk = await state.livekit_for(owner.namespace, trunk.spec.livekit)
+            except (kube.MissingSecretError, LiveKitNotConfiguredError) as err:
+                raise refuse(reasons.config_failure(err)) from None
             result = await reconcile(
                 trunk,
                 owner=owner,
@@ -93,8 +91,8 @@ async def _sync(body: kopf.Body, patch: kopf.Patch, retry: int, memo: kopf.Memo)
                 now=datetime.now(UTC),
                 retry=retry,
             )
-        except kube.API_ERRORS as err:
-            raise reasons.kopf_error(reasons.kube_failure(err, retry)) from None
+    except kube.API_ERRORS as err:
+        raise reasons.kopf_error(reasons.kube_failure(err, retry)) from None
     _patch_status(patch, old, result.value)
     _post(body, result.events)
     if result.failure is not None and result.failure.retry_s is not None:
