@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator, Mapping
 from aiohttp import web
 from livekit import api
 
-from switchboard_gateway import answers, metrics, signatures, tokens
+from switchboard_gateway import answers, metrics, signatures, tokens, webapi
 from switchboard_gateway.config import GatewayConfig, Route
+from switchboard_gateway.keys import CONFIG, LKAPI
 from switchboard_gateway.plivo import Plivo
 from switchboard_gateway.protocol import PROVIDERS, Dialect
 from switchboard_gateway.session import StreamSession
@@ -24,8 +25,6 @@ DIALECTS: dict[str, Dialect] = {"twilio": Twilio(), "plivo": Plivo(), "telnyx": 
 CALL_ID_FIELD = {"twilio": "CallSid", "plivo": "CallUUID", "telnyx": "CallSid"}
 MAX_WEBHOOK_BYTES = 64 * 1024
 
-CONFIG = web.AppKey("config", GatewayConfig)
-LKAPI = web.AppKey("lkapi", api.LiveKitAPI)
 SESSIONS = web.AppKey("sessions", dict[str, StreamSession])
 USED_TOKENS = web.AppKey("used_tokens", dict[str, int])
 
@@ -173,4 +172,5 @@ def build_app(config: GatewayConfig) -> web.Application:
     app.router.add_post(base + "/answer", answer)
     app.router.add_get(base + "/stream/{token}", stream)
     app.router.add_get("/healthz", healthz)
+    webapi.add_routes(app)
     return app

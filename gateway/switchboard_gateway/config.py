@@ -23,6 +23,7 @@ ENV_ROUTES_DIR = "SWITCHBOARD_GATEWAY_ROUTES_DIR"
 ENV_PUBLIC_URL = "SWITCHBOARD_GATEWAY_PUBLIC_URL"
 ENV_LISTEN = "SWITCHBOARD_GATEWAY_LISTEN"
 ENV_METRICS_LISTEN = "SWITCHBOARD_METRICS_LISTEN"
+ENV_WEB_LIVEKIT_URL = "SWITCHBOARD_GATEWAY_WEB_LIVEKIT_URL"
 ENV_STREAM_KEY = "SWITCHBOARD_GATEWAY_STREAM_KEY"
 ENV_PII_HASH_KEY = "SWITCHBOARD_PII_HASH_KEY"  # one key for every route (tests, one tenant)
 ENV_PII_ROOT_KEY = "SWITCHBOARD_PII_ROOT_KEY"  # the operator's root: per-namespace keys
@@ -61,6 +62,19 @@ class Credentials(_Model):
         raise ValueError("publicKey: required (or publicKeyFile)")
 
 
+class WebAccess(_Model):
+    """Browser sessions for one VoiceAgent: who may start them, and how many at once."""
+
+    allowed_origins: tuple[str, ...] = Field(default=(), alias="allowedOrigins")
+    # the Secret's embed key, hashed: the routes file never holds a usable key
+    embed_key_sha256: str | None = Field(
+        default=None, alias="embedKeySha256", pattern=r"^[0-9a-f]{64}$"
+    )
+    max_sessions: int = Field(default=10, alias="maxSessions", ge=1)
+    session_ttl: int = Field(default=900, alias="sessionTtl", ge=30)  # seconds
+    demo: bool = True  # serve /demo/{namespace}/{name}; its own origin is then allowed
+
+
 class Route(_Model):
     """A VoiceAgent reachable over media streams: where to dispatch, which providers."""
 
@@ -68,7 +82,8 @@ class Route(_Model):
     name: str
     agent_name: str = Field(alias="agentName")
     room_prefix: str = Field(default="stream-", alias="roomPrefix")
-    providers: dict[Provider, Credentials]
+    providers: dict[Provider, Credentials] = Field(default_factory=dict)
+    web: WebAccess | None = None
 
     @property
     def key(self) -> str:
@@ -91,6 +106,10 @@ class GatewayConfig(_Model):
     barge_in_window: float = Field(default=0.8, alias="bargeInWindow", gt=0)
     # fir: the gateway's low-latency filters; soxr: livekit's (~90 ms more, see resample.py)
     resampler: Literal["fir", "soxr"] = "fir"
+    # the LiveKit URL browsers connect to (the gateway's own may be cluster-internal)
+    web_livekit_url: str | None = Field(default=None, alias="webLivekitUrl")
+    web_rate_per_min: float = Field(default=20, alias="webRatePerMin", gt=0)
+    web_burst: int = Field(default=5, alias="webBurst", ge=1)
 
     @model_validator(mode="after")
     def _unique_routes(self) -> GatewayConfig:
@@ -154,6 +173,7 @@ def load(env: Mapping[str, str] | None = None) -> GatewayConfig:
             "hashKey": env.get(ENV_PII_HASH_KEY) or secrets.token_hex(32),
             "piiRootKey": env.get(ENV_PII_ROOT_KEY) or None,
             "routesDir": env.get(ENV_ROUTES_DIR) or None,
+            "webLivekitUrl": env.get(ENV_WEB_LIVEKIT_URL) or None,
             **routes,
         }
     )

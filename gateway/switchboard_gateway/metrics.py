@@ -20,3 +20,6 @@ CLEARS = Counter("switchboard_gateway_clears_total", "Barge-in clears sent", ["p
 MARKS_ECHOED = Counter(
     "switchboard_gateway_marks_echoed_total", "Marks/checkpoints the carrier echoed", ["provider"]
 )
+WEB_SESSIONS = Counter(
+    "switchboard_gateway_web_sessions_total", "Browser session requests, by result", ["result"]
+)
