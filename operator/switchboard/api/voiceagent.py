@@ -34,6 +34,7 @@ from switchboard.api.common import (
 )
 from switchboard.api.mediastreams import MediaStreams, MediaStreamsStatus
 from switchboard.api.podtemplate import PodTemplate, ResourceRequirements
+from switchboard.api.web import WebSessions
 
 # Providers that run offline inside the worker need no API key.
 LOCAL_STT = ("pocketsphinx",)
@@ -276,6 +277,9 @@ class VoiceAgentSpec(Model):
     media_streams: MediaStreams | None = Field(
         default=None,
         description="Carrier WebSocket media streams (Twilio, Plivo, Telnyx) via the gateway.",
+    )
+    web: WebSessions | None = Field(
+        default=None, description="Browser click-to-call sessions via the gateway."
     )
     scaling: Scaling = Field(
         default_factory=Scaling,

@@ -11,14 +11,17 @@ VoiceAgent of that name in that namespace.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from switchboard import kube, reasons
+from switchboard.api.common import SecretKeyRef, parse_duration
 from switchboard.api.mediastreams import MediaStreams
 from switchboard.api.voiceagent import VoiceAgentSpec
+from switchboard.api.web import WebSessions
 from switchboard.config import OperatorConfig
 from switchboard.names import labels
 
@@ -56,27 +59,43 @@ def webhooks(
     ]
 
 
+def web_access(web: WebSessions, embed_key: str | None) -> dict[str, Any]:
+    """The gateway's WebAccess: the embed key only as its SHA-256, never usable from the file."""
+    access: dict[str, Any] = {
+        "allowedOrigins": list(web.allowed_origins),
+        "maxSessions": web.max_concurrent_sessions,
+        "sessionTtl": int(parse_duration(web.session_ttl).total_seconds()),
+    }
+    if embed_key is not None:
+        access["embedKeySha256"] = hashlib.sha256(embed_key.encode()).hexdigest()
+    return access
+
+
 def route(
     namespace: str,
     name: str,
     agent_name: str,
-    streams: MediaStreams,
+    streams: MediaStreams | None,
     credentials: Mapping[str, str],
+    web: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The gateway's route (its config.Route): where to dispatch, each provider's credential."""
     providers = {
         p.provider: {
             ("publicKey" if p.provider == "telnyx" else "authToken"): credentials[p.provider]
         }
-        for p in streams.providers
+        for p in (streams.providers if streams else [])
     }
-    return {
+    document: dict[str, Any] = {
         "namespace": namespace,
         "name": name,
         "agentName": agent_name,
         "roomPrefix": ROOM_PREFIX,
         "providers": providers,
     }
+    if web is not None:
+        document["web"] = web
+    return document
 
 
 async def _publish(config: OperatorConfig, key: str, value: str | None) -> None:
@@ -102,46 +121,61 @@ async def sync_streams(
     """Publish (or withdraw) this VoiceAgent's route; say how it went, naming the field."""
     key = route_key(namespace, name)
     streams = spec.media_streams
-    if streams is None:
+    web = spec.web if spec.web is not None and spec.web.enabled else None
+    if streams is None and web is None:
         await _publish(config, key, None)
         return NOT_DECLARED
+    field = "spec.mediaStreams" if streams is not None else "spec.web"
     if config.gateway_public_url is None or config.gateway_routes_secret is None:
         return StreamsOutcome(
             True,
             reason=reasons.GATEWAY_NOT_CONFIGURED,
-            message="spec.mediaStreams: this operator has no media-stream gateway configured",
+            message=f"{field}: this operator has no media-stream gateway configured",
         )
-    hooks = tuple(webhooks(config.gateway_public_url, namespace, name, streams))
+    hooks = tuple(webhooks(config.gateway_public_url, namespace, name, streams)) if streams else ()
     if spec.livekit is not None:
         await _publish(config, key, None)
         return StreamsOutcome(
             True,
             reason=reasons.STREAMS_NEED_DEFAULT_LIVEKIT,
-            message="spec.mediaStreams: the gateway bridges into the operator's default "
+            message=f"{field}: the gateway bridges into the operator's default "
             "LiveKit only; remove spec.livekit or use SIP",
             webhooks=hooks,
         )
+    refs: list[tuple[str, str, SecretKeyRef]] = [
+        (
+            entry.provider,
+            f"spec.mediaStreams.providers[{index}].credentialsSecretRef",
+            entry.credentials_secret_ref,
+        )
+        for index, entry in enumerate(streams.providers if streams else [])
+    ]
+    if web is not None and web.embed_key_secret_ref is not None:
+        refs.append(("embedKey", "spec.web.embedKeySecretRef", web.embed_key_secret_ref))
     credentials: dict[str, str] = {}
-    for index, entry in enumerate(streams.providers):
-        ref = entry.credentials_secret_ref
+    for slot, where, ref in refs:
         try:
-            (credentials[entry.provider],) = await read_secret(namespace, ref.name, ref.key)
+            (credentials[slot],) = await read_secret(namespace, ref.name, ref.key)
         except kube.MissingSecretError as err:
             await _publish(config, key, None)  # stale credentials must not keep working
             return StreamsOutcome(
                 True,
                 reason=reasons.SECRET_NOT_FOUND,
-                message=f"spec.mediaStreams.providers[{index}].credentialsSecretRef: {err}",
+                message=f"{where}: {err}",
                 webhooks=hooks,
                 retry_s=reasons.MISSING_CONFIG_RETRY_S,
             )
-    document = route(namespace, name, agent_name, streams, credentials)
+    access = web_access(web, credentials.pop("embedKey", None)) if web is not None else None
+    document = route(namespace, name, agent_name, streams, credentials, access)
     await _publish(config, key, json.dumps(document, sort_keys=True))
-    names = ", ".join(p.provider for p in streams.providers)
+    what = [f"{p.provider} streams" for p in (streams.providers if streams else [])]
+    if web is not None:
+        base = config.gateway_public_url.rstrip("/")
+        what.append(f"web sessions ({base}/v1/web/{namespace}/{name}/session)")
     return StreamsOutcome(
         True,
         ok=True,
         reason=reasons.STREAMS_ROUTED,
-        message=f"the gateway routes {names} streams to agent {agent_name}",
+        message=f"the gateway routes {', '.join(what)} to agent {agent_name}",
         webhooks=hooks,
     )
