@@ -30,6 +30,8 @@ logger = logging.getLogger("switchboard.gateway")
 
 LEDGER = web.AppKey("ledger", SessionLedger)
 LIMITER = web.AppKey("limiter", RateLimiter)
+# what a LiveKit API call raises when the server refuses, times out or is unreachable
+LIVEKIT_ERRORS = (TimeoutError, api.TwirpError, aiohttp.ClientError, OSError)
 EXPIRIES = web.AppKey("expiries", set[asyncio.Task[None]])
 
 
@@ -86,7 +88,7 @@ async def preflight(request: web.Request) -> web.Response:
 async def _live_rooms(lkapi: api.LiveKitAPI) -> set[str]:
     try:
         listed = await lkapi.room.list_rooms(api.ListRoomsRequest())
-    except (TimeoutError, api.TwirpError, aiohttp.ClientError, OSError) as err:
+    except LIVEKIT_ERRORS as err:
         logger.warning("LiveKit unreachable for a web session: %s", type(err).__name__)
         raise Refusal(503, "livekit_unavailable", "the voice service is unavailable") from None
     return {room.name for room in listed.rooms}
@@ -97,7 +99,7 @@ async def _expire(lkapi: api.LiveKitAPI, room: str, after_s: float) -> None:
     await asyncio.sleep(after_s)
     try:
         await lkapi.room.delete_room(api.DeleteRoomRequest(room=room))
-    except (TimeoutError, api.TwirpError, aiohttp.ClientError, OSError) as err:
+    except LIVEKIT_ERRORS as err:
         logger.warning("web session expiry failed: %s", type(err).__name__)
 
 
