@@ -10,7 +10,6 @@ import time
 import numpy as np
 import pytest
 from livekit import api
-from switchboard_agent.local import PocketsphinxSTT
 
 from devstack.livekit import LiveKitStack
 from devstack.sipua.audio import flite_prompt
@@ -19,6 +18,7 @@ from tests.support.agent_livekit import WorkerFactory
 from tests.support.carriers import CarrierCall, Heard
 from tests.support.echo_agent import echo
 from tests.support.gateway_proc import GatewayProcess, ProviderKeys
+from tests.support.phrases import HOURS, LineMatcher
 
 pytestmark = [pytest.mark.livekit, pytest.mark.timeout(600)]
 
@@ -27,7 +27,6 @@ pytestmark = [pytest.mark.livekit, pytest.mark.timeout(600)]
 # late, so the default is 4 (10 with SWITCHBOARD_GATEWAY_TEST_STREAMS=10 on a bigger box).
 # The 10-stream no-cross-talk check with echo agents below does not need the agents' CPU.
 STREAMS = int(os.environ.get("SWITCHBOARD_GATEWAY_TEST_STREAMS", "4"))
-HOURS_WORDS = ("open", "nine", "five", "monday", "friday")
 
 
 def rss_mib(gw: GatewayProcess) -> float:
@@ -48,7 +47,7 @@ async def test_concurrent_streams_do_not_cross_talk(
     """
     worker = agent_worker(callsPerWorker=STREAMS, drainTimeout=60)
     gw = gateway(worker.config["agentName"])
-    stt = PocketsphinxSTT()
+    lines = LineMatcher()
     idle_rss = rss_mib(gw)
     calls = [
         CarrierCall("twilio", gw.url, "default", "front-desk", provider_keys.twilio_token)
@@ -76,10 +75,9 @@ async def test_concurrent_streams_do_not_cross_talk(
                 except TimeoutError:
                     continue
 
-        asks = [c.ask(flite_prompt("Are you open on Monday?"), stt) for c in hours]
+        asks = [c.ask(flite_prompt("Are you open on Monday?"), lines) for c in hours]
         results = await asyncio.gather(*asks, *(bye(c) for c in goodbyes))
-        for text in results[: len(hours)]:
-            assert sum(w in text for w in HOURS_WORDS) >= 2, text
+        assert results[: len(hours)] == [HOURS] * len(hours)
         assert all(c.closed.is_set() for c in goodbyes), "a goodbye caller is still connected"
         assert all(not c.closed.is_set() for c in hours), "an hours caller was hung up on"
         for call in calls:
@@ -106,7 +104,7 @@ def dominant_hz(pcm8k: bytes) -> float:
     return float(np.fft.rfftfreq(x.size, 1 / 8000)[int(np.argmax(spectrum))])
 
 
-async def hear_echo(call: CarrierCall, hz: float, tries: int = 3) -> Heard:
+async def hear_echo(call: CarrierCall, hz: float, tries: int = 4) -> Heard:
     """Send a 2 s tone and hear it back; sent again if nothing comes back (the gateway's
     subscription to the echo's track can still be settling on a loaded machine). A repeat
     cannot hide cross-talk: what is heard is still checked to be this call's own tone."""
@@ -114,9 +112,9 @@ async def hear_echo(call: CarrierCall, hz: float, tries: int = 3) -> Heard:
     for _ in range(tries - 1):
         call.say(tone)
         with contextlib.suppress(TimeoutError):
-            return await call.next_heard(timeout=20)
+            return await call.next_heard(timeout=30)
     call.say(tone)
-    return await call.next_heard(timeout=20)
+    return await call.next_heard(timeout=30)
 
 
 async def test_ten_streams_each_hear_only_their_own_audio(

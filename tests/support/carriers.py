@@ -26,6 +26,7 @@ from switchboard_gateway import mulaw, signatures
 
 from devstack.sipua.rtp import resample
 from tests.support.carrier_messages import CarrierMessages
+from tests.support.phrases import FALLBACK, LineMatcher
 
 FRAME = mulaw.FRAME_SAMPLES
 SILENCE_FRAME = bytes([mulaw.SILENCE]) * FRAME
@@ -202,13 +203,16 @@ class CarrierCall(CarrierMessages):
             except TimeoutError:
                 return Heard(b"".join(pieces), first.started_at)
 
-    async def ask(self, prompt: np.ndarray, stt: Any, tries: int = 4) -> str:
-        """Say `prompt` until the agent's reply is not its fallback; returns the transcript.
+    async def ask(self, prompt: np.ndarray, lines: LineMatcher, tries: int = 4) -> str | None:
+        """Say `prompt` until the agent's reply is a line other than its fallback; returns
+        the line `lines` heard (None if no reply matched one).
 
         As the SIP tests do: flite through μ-law and Opus is not always heard right by
-        pocketsphinx, and a misheard question gets the script's fallback.
+        pocketsphinx, and a misheard question gets the script's fallback. The reply is told
+        apart on the closed grammar of the agent's lines, so a garbled right answer passes
+        and a wrong one (another call's audio) still fails.
         """
-        heard = ""
+        heard: str | None = None
         for _ in range(tries):
             # the agent ignores speech while its own is still playing out (and during its
             # AEC warm-up): a question that starts right after a reply can go unheard
@@ -220,8 +224,8 @@ class CarrierCall(CarrierMessages):
                 utterance = await self.next_reply(timeout=30)
             except TimeoutError:
                 continue
-            heard = stt.transcribe_pcm16(utterance.pcm16k).lower()
-            if not {"sorry", "help", "catch"} & set(heard.split()):
+            heard = lines.which(utterance.pcm16k)
+            if heard not in (None, FALLBACK):
                 return heard
         return heard
 

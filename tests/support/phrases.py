@@ -19,6 +19,8 @@ from switchboard_agent.local import PocketsphinxSTT
 
 from tests.support.agent_configs import GREETING, SCRIPT
 
+HOURS: str = SCRIPT["intents"][0]["reply"]
+FALLBACK: str = SCRIPT["fallback"]
 # Every line the test scripts make the agent say (agent_configs.SCRIPT and the greeting).
 AGENT_LINES: tuple[str, ...] = (
     GREETING,
