@@ -50,6 +50,17 @@ def redis_server() -> Path | None:
     return Path(found) if found else None
 
 
+def widget() -> Path:
+    """The click-to-call bundle tools/install.sh builds from gateway/widget (npm + esbuild)."""
+    return cache_dir() / "widget" / "widget.js"
+
+
+def chromium() -> Path | None:
+    """Debian's chromium (tools/install.sh browser), which Playwright drives headless."""
+    found = shutil.which("chromium")
+    return Path(found) if found else None
+
+
 def kube_binary(name: str) -> Path:
     """kube-apiserver, kube-controller-manager or kube-scheduler built from tools/k8s."""
     return tool_path("kubernetes", "KUBERNETES_VERSION", name)

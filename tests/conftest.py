@@ -11,5 +11,6 @@ pytest_plugins = [
     "tests.fixtures.agent",
     "tests.fixtures.chart",
     "tests.fixtures.gateway",
+    "tests.fixtures.browser",
     "tests.fixtures.node",
 ]

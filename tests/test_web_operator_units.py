@@ -26,6 +26,7 @@ WEB = {
     "embedKeySecretRef": {"name": "widget", "key": "embedKey"},
     "sessionTtl": "10m",
     "maxConcurrentSessions": 3,
+    "demoPage": False,
 }
 CONFIG = OperatorConfig(
     gateway_public_url="https://gw.example.com", gateway_routes_secret=("switchboard", "routes")
@@ -78,6 +79,7 @@ async def test_web_route_is_published_with_the_key_hashed(monkeypatch: pytest.Mo
     assert route.web.embed_key_sha256 == hashlib.sha256(b"s3cret-embed").hexdigest()
     assert (route.web.max_sessions, route.web.session_ttl) == (3, 600)
     assert route.web.allowed_origins == ("https://shop.example.com",)
+    assert route.web.demo is False and "/demo/" not in out.message
     assert json.loads(text)["agentName"] == "sb-desk"
 
     del secrets["shop", "widget", "embedKey"]

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Mapping
 from aiohttp import web
 from livekit import api
 
-from switchboard_gateway import answers, metrics, signatures, tokens, webapi
+from switchboard_gateway import answers, metrics, signatures, tokens, webapi, webpages
 from switchboard_gateway.config import GatewayConfig, Route
 from switchboard_gateway.keys import CONFIG, LKAPI
 from switchboard_gateway.plivo import Plivo
@@ -173,4 +173,5 @@ def build_app(config: GatewayConfig) -> web.Application:
     app.router.add_get(base + "/stream/{token}", stream)
     app.router.add_get("/healthz", healthz)
     webapi.add_routes(app)
+    webpages.add_routes(app)
     return app

@@ -24,6 +24,7 @@ ENV_PUBLIC_URL = "SWITCHBOARD_GATEWAY_PUBLIC_URL"
 ENV_LISTEN = "SWITCHBOARD_GATEWAY_LISTEN"
 ENV_METRICS_LISTEN = "SWITCHBOARD_METRICS_LISTEN"
 ENV_WEB_LIVEKIT_URL = "SWITCHBOARD_GATEWAY_WEB_LIVEKIT_URL"
+ENV_WIDGET = "SWITCHBOARD_GATEWAY_WIDGET"  # path of the built widget.js bundle
 ENV_STREAM_KEY = "SWITCHBOARD_GATEWAY_STREAM_KEY"
 ENV_PII_HASH_KEY = "SWITCHBOARD_PII_HASH_KEY"  # one key for every route (tests, one tenant)
 ENV_PII_ROOT_KEY = "SWITCHBOARD_PII_ROOT_KEY"  # the operator's root: per-namespace keys
@@ -110,6 +111,7 @@ class GatewayConfig(_Model):
     web_livekit_url: str | None = Field(default=None, alias="webLivekitUrl")
     web_rate_per_min: float = Field(default=20, alias="webRatePerMin", gt=0)
     web_burst: int = Field(default=5, alias="webBurst", ge=1)
+    widget_path: str | None = Field(default=None, alias="widgetPath")
 
     @model_validator(mode="after")
     def _unique_routes(self) -> GatewayConfig:
@@ -174,6 +176,7 @@ def load(env: Mapping[str, str] | None = None) -> GatewayConfig:
             "piiRootKey": env.get(ENV_PII_ROOT_KEY) or None,
             "routesDir": env.get(ENV_ROUTES_DIR) or None,
             "webLivekitUrl": env.get(ENV_WEB_LIVEKIT_URL) or None,
+            "widgetPath": env.get(ENV_WIDGET) or None,
             **routes,
         }
     )

@@ -15,6 +15,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from devstack import tools
 from devstack.procs import Process, free_port, poll
 from tests.support.agent_worker import TEST_PII_HASH_KEY
 
@@ -86,6 +87,7 @@ class GatewayProcess:
             "SWITCHBOARD_GATEWAY_LISTEN": f"{self.listen_host}:{self.port}",
             "SWITCHBOARD_METRICS_LISTEN": f"127.0.0.1:{self.metrics_port}",
             "SWITCHBOARD_PII_HASH_KEY": TEST_PII_HASH_KEY,
+            "SWITCHBOARD_GATEWAY_WIDGET": str(tools.widget()),
             "PYTHONUNBUFFERED": "1",
         }
         if self.routes_dir is not None:

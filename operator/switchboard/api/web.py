@@ -24,7 +24,14 @@ class WebSessions(Model):
         max_length=32,
         description=(
             "Sites (https://shop.example.com) whose pages may start calls; '*' allows any."
-            " The gateway's own demo page is always allowed."
+            " The gateway's own demo page is allowed while demoPage is on."
+        ),
+    )
+    demo_page: bool = Field(
+        default=True,
+        description=(
+            "Serve a demo page at the gateway's /demo/{namespace}/{name}. Its calls come from"
+            " the gateway's own origin, outside allowedOrigins; the embed key still applies."
         ),
     )
     embed_key_secret_ref: SecretKeyRef | None = Field(

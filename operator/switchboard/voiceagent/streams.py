@@ -65,6 +65,7 @@ def web_access(web: WebSessions, embed_key: str | None) -> dict[str, Any]:
         "allowedOrigins": list(web.allowed_origins),
         "maxSessions": web.max_concurrent_sessions,
         "sessionTtl": int(parse_duration(web.session_ttl).total_seconds()),
+        "demo": web.demo_page,
     }
     if embed_key is not None:
         access["embedKeySha256"] = hashlib.sha256(embed_key.encode()).hexdigest()
@@ -172,6 +173,8 @@ async def sync_streams(
     if web is not None:
         base = config.gateway_public_url.rstrip("/")
         what.append(f"web sessions ({base}/v1/web/{namespace}/{name}/session)")
+        if web.demo_page:
+            what.append(f"a demo page ({base}/demo/{namespace}/{name})")
     return StreamsOutcome(
         True,
         ok=True,
