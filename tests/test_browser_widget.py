@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import numpy as np
 import pytest
+from aiohttp import web
 from livekit import api
 
+from devstack.procs import free_port
 from tests.fixtures.browser import PageFactory, caller_wav
 from tests.fixtures.gateway import GatewayFactory
 from tests.support.agent_livekit import WorkerFactory
@@ -89,3 +93,111 @@ async def test_demo_page_call_greets_answers_and_hangs_up(
     timings = {e["name"]: e["ms"] for e in await events(page, "timing")}
     assert timings["session"] <= timings["agent-joined"] <= timings["first-audio"]
     print(f"\n[browser] click -> session/agent joined/first audio (ms): {timings}")
+
+
+EMBED_KEY = "the-real-embed-key"
+
+
+class ShopSite:
+    """A customer's site on its own loopback origin: each page embeds the widget with one
+    <script> tag (a page and the gateway on loopback, as chromium's local-network rules want)."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, str] = {}
+        self.runner: web.AppRunner | None = None
+        self.origin = ""
+
+    async def start(self) -> ShopSite:
+        app = web.Application()
+        app.router.add_get("/{page}", self._page)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        port = free_port()
+        await web.TCPSite(self.runner, "127.0.0.1", port).start()
+        self.origin = f"http://127.0.0.1:{port}"
+        return self
+
+    async def _page(self, request: web.Request) -> web.Response:
+        return web.Response(text=self.pages[request.match_info["page"]], content_type="text/html")
+
+    async def embed(self, page: Any, gw_url: str, voiceagent: str, **data: str) -> Any:
+        """Open a page of this site that embeds the widget; returns the widget's locator."""
+        attrs = "".join(f' data-{k.replace("_", "-")}="{v}"' for k, v in data.items())
+        name = f"page{len(self.pages)}"
+        self.pages[name] = (
+            "<!doctype html><title>shop</title><h1>Shop</h1>"
+            f'<script src="{gw_url}/widget.js" data-voiceagent="{voiceagent}"{attrs}></script>'
+        )
+        await page.goto(f"{self.origin}/{name}")
+        return page.locator(".switchboard-call")
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
+async def shows_error(widget: Any, message: str) -> None:
+    status = widget.get_by_role("status")
+    await status.get_by_text(message).wait_for(timeout=20_000)
+    call = widget.get_by_role("button", name="Call")
+    assert await call.is_visible() and await call.evaluate(
+        "b => b.getRootNode().activeElement === b"
+    )
+
+
+async def test_widget_error_states_show_a_human_message(
+    gateway: GatewayFactory,
+    browser_page: PageFactory,
+    livekit_server: Any,
+) -> None:
+    def web_route(name: str, **web: Any) -> dict[str, Any]:
+        return {"namespace": "shop", "name": name, "agentName": "no-worker", "web": web}
+
+    shop = await ShopSite().start()
+
+    key_sha = hashlib.sha256(EMBED_KEY.encode()).hexdigest()
+    gw = gateway(
+        "no-worker",
+        providers=(),
+        extra_routes=[
+            web_route("locked", allowedOrigins=["https://elsewhere.test"], demo=False),
+            web_route("keyed", allowedOrigins=[shop.origin], embedKeySha256=key_sha),
+            web_route("busy", allowedOrigins=[shop.origin], maxSessions=1),
+            web_route("open", allowedOrigins=[shop.origin]),
+        ],
+    )
+    page = await browser_page()
+    try:
+        await error_states(page, shop, gw.url, livekit_server)
+    finally:
+        await shop.stop()
+
+
+async def error_states(page: Any, shop: ShopSite, gw_url: str, livekit_server: Any) -> None:
+    widget = await shop.embed(page, gw_url, "shop/locked")
+    await widget.get_by_role("button", name="Call").click()
+    await shows_error(widget, "This site is not allowed to call this agent.")
+
+    widget = await shop.embed(page, gw_url, "shop/keyed", embed_key="not-the-key")
+    await widget.get_by_role("button", name="Call").click()
+    await shows_error(widget, "its embed key was refused")
+
+    # the one session this agent takes is held by another caller (issued, not yet joined)
+    async with aiohttp.ClientSession() as http:
+        held = await http.post(
+            f"{gw_url}/v1/web/shop/busy/session", headers={"Origin": shop.origin}
+        )
+        assert held.status == 200
+    widget = await shop.embed(page, gw_url, "shop/busy")
+    await widget.get_by_role("button", name="Call").click()
+    await shows_error(widget, "All lines are busy. Please try again in a minute.")
+
+    livekit_server.stop_server()
+    try:
+        widget = await shop.embed(page, gw_url, "shop/open")
+        await widget.get_by_role("button", name="Call").click()
+        await shows_error(widget, "The voice service is unavailable right now.")
+    finally:
+        livekit_server.start_server()
+    states = [e["state"] for e in await events(page, "state")]
+    assert states == ["connecting", "error"], states  # this page's own widget, then nothing
