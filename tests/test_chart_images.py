@@ -93,6 +93,17 @@ def test_agent_image_has_flite_and_offline_models() -> None:
     assert "apt-get" not in dockerfile("operator/Dockerfile")
 
 
+def test_gateway_image_bundles_the_widget_from_the_lock() -> None:
+    text = dockerfile("gateway/Dockerfile")
+    for image in base_images(text):
+        assert PINNED_IMAGE.match(image), f"{image}: pin an exact version tag or a digest"
+    runs = " ".join(rest for word, rest in instructions(text) if word == "RUN")
+    assert "npm ci" in runs and "npm install" not in runs  # exactly what package-lock.json pins
+    final_stage = text[text.rindex("\nFROM ") :]
+    assert "COPY --from=widget /widget/widget.js /opt/switchboard/widget.js" in final_stage
+    assert "SWITCHBOARD_GATEWAY_WIDGET=/opt/switchboard/widget.js" in final_stage
+
+
 def test_dockerignore_keeps_the_context_small_but_complete() -> None:
     ignored = {
         line.strip()
