@@ -17,6 +17,7 @@ BENCHMARKS = {
     "gateway": "bench.gateway_bench",
     "outbound": "bench.outbound_bench",
     "channels": "bench.channels_bench",
+    "web": "bench.web_bench",
 }
 
 

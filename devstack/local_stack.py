@@ -34,22 +34,21 @@ from switchboard_contract.env import (
 from switchboard_contract.report import ENV_POD_NAME, ENV_REPORT_URL, REPORT_PATH
 
 from devstack import cluster as devcluster
-from devstack import kube
+from devstack import kube, local_gateway
 from devstack.kube import KubeError
 from devstack.livekit import LiveKitStack
 from devstack.procs import Process, StartupError, free_port, port_free
 from devstack.runstate import RunState, pss_kib
 from devstack.sip import SipBridge
 from devstack.tools import REPO
-from devstack.up_summary import Progress, http_ok
+from devstack.up_summary import EXAMPLES_NS, Progress, http_ok
 
 CLUSTER_NAME = "switchboard-dev"
 OPERATOR_NS = "switchboard"
-EXAMPLES_NS = "default"
 RELEASE = "switchboard"
 LOCAL_AGENT_IMAGE = "switchboard-agent:dev"  # kwok's fake pods never pull it
 # The LiveKit URL is user-facing (clients, the lk CLI): its default port when free.
-PREFERRED = {"livekit": 7880, "sip": 5060}
+PREFERRED = {"livekit": 7880, "sip": 5060, "gateway": local_gateway.PREFERRED_PORT}
 
 
 def default_run_dir() -> Path:
@@ -69,6 +68,8 @@ class LocalStack:
     state: RunState
     fixed_ports: bool = True
     progress: Progress = field(default_factory=Progress)
+    # one root for the operator and the gateway, so both hash a caller the same way
+    pii_root_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     @property
     def run_dir(self) -> Path:
@@ -103,8 +104,12 @@ class LocalStack:
         p.say("ok  control plane ready, 1 fake node")
         self.start_livekit()
         self.install_chart_parts()
-        self.start_operator()
-        docs = kube.load_examples(REPO / "examples")
+        gateway_env = local_gateway.plan(
+            self.state, OPERATOR_NS, pick_port("gateway", self.fixed_ports)
+        )
+        self.start_operator(gateway_env)
+        local_gateway.start(self.state, p, self.run_dir, self.admin, self.pii_root_key)
+        docs = local_gateway.with_web(kube.load_examples(REPO / "examples"))
         self.state.info["numbers"] = [
             n
             for d in docs
@@ -125,6 +130,7 @@ class LocalStack:
             self.start_worker(name)
         for name in agents:
             self.wait_condition("voiceagent", name, "Ready")
+        local_gateway.demo_urls(self.state, EXAMPLES_NS, agents)
         p.stop()
         self.state.info["ready_seconds"] = round(time.monotonic() - p.started, 1)
         self.state.info["peak_rss_mib"] = round(max(p.peak_kib, self.total_rss_kib()) / 1024)
@@ -197,7 +203,7 @@ class LocalStack:
         self.state.info["operator_identity"] = f"system:serviceaccount:{OPERATOR_NS}:{sa}"
         return kube.token_kubeconfig(self.admin, token, self.run_dir / "operator.kubeconfig")
 
-    def start_operator(self) -> None:
+    def start_operator(self, gateway_env: dict[str, str]) -> None:
         lk = self.state.info["livekit"]
         report, liveness, metrics = free_port(), free_port(), free_port()
         report_url = f"http://127.0.0.1:{report}{REPORT_PATH}"
@@ -209,9 +215,10 @@ class LocalStack:
             ENV_REPORT_LISTEN: f"127.0.0.1:{report}",
             ENV_REPORT_URL: report_url,
             ENV_REPORT_KEY: secrets.token_urlsafe(32),
-            ENV_PII_ROOT_KEY: secrets.token_urlsafe(32),
+            ENV_PII_ROOT_KEY: self.pii_root_key,
             ENV_METRICS_LISTEN: f"127.0.0.1:{metrics}",
             ENV_AGENT_IMAGE: LOCAL_AGENT_IMAGE,
+            **gateway_env,
             "NO_PROXY": "127.0.0.1,localhost",
             "HTTP_PROXY": "",
             "HTTPS_PROXY": "",

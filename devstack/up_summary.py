@@ -18,6 +18,8 @@ from devstack.procs import rss_kib
 from devstack.runstate import RunState, pss_kib
 from devstack.tools import REPO
 
+EXAMPLES_NS = "default"  # where `make up` applies examples/
+
 
 def _rel(path: str | Path) -> str:
     """A path relative to the repository or ~ when shorter (for copy-paste)."""
@@ -76,6 +78,13 @@ def print_summary(state: RunState) -> None:
         print("  make call                       # a SIP UA asks a question, records the answer")
         print('  make call QUESTION="Goodbye."   # or NUMBER=..., RECORD=path.wav')
         print("  Any SIP softphone on this machine can dial the URI too (from 127.0.0.1).")
+    if demos := info.get("gateway", {}).get("demos"):
+        print("\nBrowser call (click-to-call widget -> LiveKit WebRTC -> the agent's worker):")
+        for va, url in demos.items():
+            print(f"  {va:26} open {url} in a browser on this machine and click Call")
+        base = info["gateway"]["url"]
+        tag = f'<script src="{base}/widget.js" data-voiceagent="{EXAMPLES_NS}/NAME"></script>'
+        print(f"  embed:  {tag}")
     print("\nStop everything: make down")
 
 

@@ -138,7 +138,7 @@ class ShopSite:
 
 async def shows_error(widget: Any, message: str) -> None:
     status = widget.get_by_role("status")
-    await status.get_by_text(message).wait_for(timeout=20_000)
+    await status.get_by_text(message).wait_for(timeout=30_000)
     call = widget.get_by_role("button", name="Call")
     assert await call.is_visible() and await call.evaluate(
         "b => b.getRootNode().activeElement === b"
@@ -163,7 +163,7 @@ async def test_widget_error_states_show_a_human_message(
             web_route("locked", allowedOrigins=["https://elsewhere.test"], demo=False),
             web_route("keyed", allowedOrigins=[shop.origin], embedKeySha256=key_sha),
             web_route("busy", allowedOrigins=[shop.origin], maxSessions=1),
-            web_route("open", allowedOrigins=[shop.origin]),
+            web_route("open", allowedOrigins=[shop.origin]),  # "no-worker": no agent comes
         ],
     )
     page = await browser_page()
@@ -191,6 +191,11 @@ async def error_states(page: Any, shop: ShopSite, gw_url: str, livekit_server: A
     widget = await shop.embed(page, gw_url, "shop/busy")
     await widget.get_by_role("button", name="Call").click()
     await shows_error(widget, "All lines are busy. Please try again in a minute.")
+
+    # a session and a room, but no worker serves the agent: the widget gives up, says why
+    widget = await shop.embed(page, gw_url, "shop/open")
+    await widget.get_by_role("button", name="Call").click()
+    await shows_error(widget, "No one is free to take the call. Please try again in a minute.")
 
     livekit_server.stop_server()
     try:

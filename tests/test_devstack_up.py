@@ -74,6 +74,8 @@ def test_up_reaches_ready_and_down_leaves_nothing(tmp_path: Path) -> None:
             "livekit-server",
             "livekit-sip",
             "operator",
+            "routes-mirror",
+            "gateway",
             "agent-worker/front-desk",
         }
         assert all(c.alive() for c in state.components)
@@ -96,6 +98,20 @@ def test_up_reaches_ready_and_down_leaves_nothing(tmp_path: Path) -> None:
         cluster = devcluster.Cluster(CLUSTER, workdir)
         seen.update({pid: start_ticks(pid) for pid in cluster.processes()})
         assert len(seen) >= 4 + 5  # our 4 components (+ children) and the control plane
+        # the browser path: the operator's web route reached the gateway through the routes
+        # Secret, so the demo page it printed is served and hands out a session
+        demo = state.info["gateway"]["demos"]["front-desk"]
+        assert f"open {demo}" in out
+        with urllib.request.urlopen(demo, timeout=10) as resp:
+            assert '"default/front-desk"' in resp.read().decode()
+        gateway = state.info["gateway"]["url"]
+        request = urllib.request.Request(
+            f"{gateway}/v1/web/default/front-desk/session",
+            method="POST",
+            headers={"Origin": gateway},
+        )
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            assert json.loads(resp.read())["room"].startswith("web_default_front-desk_")
         code, status = devstack_up("status", run_dir, workdir, timeout=60)
         assert code == 0, status
         assert "total (PSS" in status

@@ -9,7 +9,8 @@
  * script tag (or into the element named by data-target) and reports what happens as DOM events
  * on its host element, so a page can follow the call without reaching into the widget:
  *   switchboard:state       detail {state, code?, message?}  idle|connecting|in-call|ended|error
- *   switchboard:timing      detail {name, ms}  session | agent-joined | first-audio (ms since click)
+ *   switchboard:timing      detail {name, ms}  ms since the click: session (token issued),
+ *                           connected (in the room), agent-joined, first-audio (agent heard)
  *   switchboard:agent-audio detail {track}     the agent's MediaStreamTrack, once subscribed
  *   switchboard:transcript  detail {speaker, text, final}
  */
@@ -31,7 +32,10 @@ const MESSAGES = {
   gateway_unreachable: 'The call service cannot be reached. Check your connection.',
   connect_failed: 'The voice service could not be reached. Please try again later.',
   mic_denied: 'Microphone access is blocked. Allow the microphone to call.',
+  no_agent: 'No one is free to take the call. Please try again in a minute.',
 };
+// the agent joins within a second or two when a worker is free; past this, none is coming
+const AGENT_WAIT_MS = 15000;
 const SPEECH_LEVEL = 0.02; // RMS above which received audio counts as speech (first-audio timing)
 
 class CallError extends Error {
@@ -140,7 +144,9 @@ class SwitchboardCall {
       await room.connect(session.url, session.token).catch(() => {
         throw new CallError('connect_failed');
       });
+      this.timing('connected');
       if (room.remoteParticipants.size) this.agentJoined();
+      else this.timers.push(setTimeout(() => this.noAgent(room), AGENT_WAIT_MS));
       await room.localParticipant.setMicrophoneEnabled(true).catch((err) => {
         throw new CallError(err && err.name === 'NotAllowedError' ? 'mic_denied' : 'connect_failed');
       });
@@ -176,6 +182,13 @@ class SwitchboardCall {
     if (this.joined) return;
     this.joined = true;
     this.timing('agent-joined');
+  }
+
+  async noAgent(room) {
+    if (this.room !== room || this.joined) return;
+    await this.teardown();
+    this.setState('error', MESSAGES.no_agent, 'no_agent');
+    this.ui.call.focus();
   }
 
   async transcribe(room, reader, from) {
@@ -241,7 +254,7 @@ class SwitchboardCall {
     const room = this.room;
     this.room = null;
     this.joined = false;
-    this.timers.forEach(clearInterval);
+    this.timers.forEach((t) => { clearInterval(t); clearTimeout(t); });
     this.timers = [];
     if (this.audio) this.audio.remove();
     this.audio = null;
