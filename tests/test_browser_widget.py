@@ -18,6 +18,7 @@ from devstack.procs import free_port
 from tests.fixtures.browser import PageFactory, caller_wav
 from tests.fixtures.gateway import GatewayFactory
 from tests.support.agent_livekit import WorkerFactory
+from tests.support.agent_otlp import OtlpReceiver
 from tests.support.phrases import GREETING, HOURS, LineMatcher
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -57,7 +58,22 @@ async def test_demo_page_call_greets_answers_and_hangs_up(
     lkapi: api.LiveKitAPI,
     tmp_path: Path,
 ) -> None:
-    worker = agent_worker()
+    otlp = await OtlpReceiver().start()
+    try:
+        await demo_call(agent_worker, gateway, browser_page, lkapi, tmp_path, otlp)
+    finally:
+        await otlp.stop()
+
+
+async def demo_call(
+    agent_worker: WorkerFactory,
+    gateway: GatewayFactory,
+    browser_page: PageFactory,
+    lkapi: api.LiveKitAPI,
+    tmp_path: Path,
+    otlp: OtlpReceiver,
+) -> None:
+    worker = agent_worker(telemetry={"otlpEndpoint": otlp.endpoint, "redactPII": True})
     gw = gateway(worker.config["agentName"], providers=(), web={})
     # the caller asks once the greeting is over, and again each loop of the fake microphone
     page = await browser_page(caller_wav(tmp_path / "caller.wav", "Are you open on Monday?", 7, 9))
@@ -90,6 +106,13 @@ async def test_demo_page_call_greets_answers_and_hangs_up(
         await asyncio.sleep(0.5)
     assert not listed.rooms, "the room outlived the hang-up"
     assert worker.metric("switchboard_agent_active_calls") == 0
+    # the call's one trace says how it came in
+    for _ in range(100):
+        roots = [span for span in otlp.spans if not span.parent_id]
+        if roots:
+            break
+        await asyncio.sleep(0.2)
+    assert [r.attributes.get("switchboard.channel") for r in roots] == ["web"]
     timings = {e["name"]: e["ms"] for e in await events(page, "timing")}
     assert timings["session"] <= timings["agent-joined"] <= timings["first-audio"]
     print(f"\n[browser] click -> session/agent joined/first audio (ms): {timings}")

@@ -35,6 +35,8 @@ def test_gateway_deployment_service_and_routes(helm: Path) -> None:
         *GATEWAY,
         "gateway.ingress.enabled=true",
         "gateway.ingress.host=voice.example.test",
+        "gateway.trustedProxies={10.244.0.0/16}",
+        "gateway.webLivekitUrl=wss://lk.example.test",
         release="sb",
         ns="voice",
     )
@@ -54,7 +56,8 @@ def test_gateway_deployment_service_and_routes(helm: Path) -> None:
     )
     # routes come from the operator: the Secret it publishes to is the one the gateway mounts
     settings = json.loads(named(docs, "ConfigMap", "sb-switchboard-gateway")["data"]["routes.json"])
-    assert settings == {"idleTimeout": 10}
+    assert settings == {"idleTimeout": 10, "webTrustedProxies": ["10.244.0.0/16"]}
+    assert env["SWITCHBOARD_GATEWAY_WEB_LIVEKIT_URL"] == "wss://lk.example.test"
     (routes,) = [v["secret"] for v in pod["volumes"] if "secret" in v]
     assert routes == {"secretName": "sb-switchboard-gateway-routes", "optional": True}
     mounts = {m["mountPath"]: m for m in container["volumeMounts"]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 
 import pytest
 from livekit import api
@@ -14,6 +15,7 @@ from switchboard_gateway.websessions import (
     SessionLedger,
     check_embed_key,
     check_origin,
+    client_ip,
     room_prefix,
     session_token,
 )
@@ -104,3 +106,26 @@ def test_session_token_is_scoped_to_one_room() -> None:
     assert config is not None and config.name == room
     assert [a.agent_name for a in config.agents] == ["sb-acme-front-desk"]
     assert config.max_participants == 2
+
+
+TRUSTED = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8"))
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "counted"),
+    [
+        ("203.0.113.7", None, "203.0.113.7"),  # a direct client
+        ("203.0.113.7", "198.51.100.1", "203.0.113.7"),  # its own header is not believed
+        ("10.1.2.3", "198.51.100.1", "198.51.100.1"),  # through the Ingress
+        ("10.1.2.3", "198.51.100.9, 198.51.100.1, 10.0.0.5", "198.51.100.1"),  # two proxies
+        ("10.1.2.3", None, "10.1.2.3"),  # a proxy without the header: itself
+        ("10.1.2.3", "198.51.100.1, not-an-ip", "10.1.2.3"),  # garbage: the last readable hop
+        ("fd00::1", "2001:db8::5", "2001:db8::5"),
+        (None, "198.51.100.1", "unknown"),
+    ],
+)
+def test_rate_limit_counts_the_client_behind_trusted_proxies(
+    peer: str | None, forwarded: str | None, counted: str
+) -> None:
+    assert client_ip(peer, forwarded, TRUSTED) == counted
+    assert client_ip(peer, forwarded, ()) == (peer or "unknown")  # nothing trusted: the peer

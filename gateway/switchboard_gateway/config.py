@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
 
@@ -111,6 +112,10 @@ class GatewayConfig(_Model):
     web_livekit_url: str | None = Field(default=None, alias="webLivekitUrl")
     web_rate_per_min: float = Field(default=20, alias="webRatePerMin", gt=0)
     web_burst: int = Field(default=5, alias="webBurst", ge=1)
+    # proxies (the Ingress) whose X-Forwarded-For the per-IP session limit believes
+    web_trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = Field(
+        default=(), alias="webTrustedProxies"
+    )
     widget_path: str | None = Field(default=None, alias="widgetPath")
 
     @model_validator(mode="after")

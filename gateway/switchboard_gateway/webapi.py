@@ -22,6 +22,7 @@ from switchboard_gateway.websessions import (
     SessionLedger,
     check_embed_key,
     check_origin,
+    client_ip,
     room_prefix,
     session_token,
 )
@@ -109,7 +110,10 @@ async def create_session(request: web.Request) -> web.Response:
     config = app[CONFIG]
     now = time.monotonic()
     try:
-        wait = app[LIMITER].allow(request.remote or "unknown", now)
+        ip = client_ip(
+            request.remote, request.headers.get("X-Forwarded-For"), config.web_trusted_proxies
+        )
+        wait = app[LIMITER].allow(ip, now)
         if wait is not None:
             raise Refusal(429, "rate_limited", "too many calls started; try again shortly", wait)
         route, access = _web_route(request)

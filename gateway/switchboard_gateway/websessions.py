@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import ipaddress
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from livekit import api
@@ -100,6 +102,36 @@ def session_token(api_key: str, api_secret: str, route: Route, room: str, identi
         .with_ttl(datetime.timedelta(seconds=JOIN_WINDOW_S))
         .to_jwt()
     )
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def client_ip(peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
+    """The address a rate limit should count: the peer, unless the peer is a trusted proxy
+    (the Ingress): then the nearest X-Forwarded-For hop that is not one. Only hops the
+    trusted proxies appended are believed, so a client cannot pick its own bucket by
+    sending the header itself."""
+    if not peer:
+        return "unknown"
+    hops = [h.strip() for h in (forwarded_for or "").split(",") if h.strip()]
+    current = peer
+    while _trusted(current, trusted) and hops:
+        hop = hops.pop()
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            break  # garbage in the chain: count the last hop we could read
+        current = hop
+    return current
+
+
+def _trusted(address: str, trusted: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
 
 
 @dataclass
