@@ -76,6 +76,8 @@ def test_gateway_deployment_service_and_routes(helm: Path) -> None:
     assert {p["name"] for p in svc["spec"]["ports"]} == {"http", "metrics"}
     ingress = named(docs, "Ingress", "sb-switchboard-gateway")
     assert ingress["spec"]["rules"][0]["host"] == "voice.example.test"
+    paths = {p["path"]: p["pathType"] for p in ingress["spec"]["rules"][0]["http"]["paths"]}
+    assert paths == {"/v1/": "Prefix", "/widget.js": "Exact", "/demo/": "Prefix"}
 
 
 def test_gateway_needs_a_public_url(helm: Path) -> None:
