@@ -55,6 +55,11 @@ def widget() -> Path:
     return cache_dir() / "widget" / "widget.js"
 
 
+def jssip() -> Path:
+    """JsSIP bundled for the browser tier's SIP-over-WebSocket softphone (tools/install.sh)."""
+    return cache_dir() / "widget" / "jssip.js"
+
+
 def chromium() -> Path | None:
     """Debian's chromium (tools/install.sh browser), which Playwright drives headless."""
     found = shutil.which("chromium")

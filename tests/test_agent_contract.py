@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 from pydantic import ValidationError
 from switchboard_contract import AgentConfig, Stage, secret_env
+from switchboard_contract.channels import Channel, channel_of
 from switchboard_contract.env import HTTP_PORT
 from switchboard_contract.schema import SCHEMA_FILE, agent_config_schema, render
 
@@ -103,3 +104,22 @@ def test_env_names_and_ports() -> None:
         "SWITCHBOARD_SECRET_REALTIME",
     ]
     assert HTTP_PORT == 8081
+
+
+@pytest.mark.parametrize(
+    ("value", "is_sip", "channel"),
+    [
+        ("web", False, "web"),
+        ("sipws", True, "sipws"),  # the SBC's header, mapped by the trunk
+        ("twilio", False, "twilio"),
+        (None, True, "sip"),
+        (None, False, "livekit"),
+        ("anything-a-caller-sends", True, "sip"),  # never a new label value
+        ("WEB", False, "livekit"),
+    ],
+)
+def test_the_channel_is_one_of_the_known_names(
+    value: str | None, is_sip: bool, channel: str
+) -> None:
+    assert channel_of(value, is_sip=is_sip) == channel
+    assert channel_of(value, is_sip=is_sip) in set(Channel)

@@ -104,6 +104,19 @@ def test_gateway_image_bundles_the_widget_from_the_lock() -> None:
     assert "SWITCHBOARD_GATEWAY_WIDGET=/opt/switchboard/widget.js" in final_stage
 
 
+def test_sbc_image_is_debian_kamailio_and_rtpengine_non_root() -> None:
+    text = dockerfile("sbc/Dockerfile")
+    (image,) = base_images(text)
+    assert PINNED_IMAGE.match(image) and image.startswith("debian:bookworm-")
+    assert re.search(
+        r"apt-get install -y --no-install-recommends kamailio kamailio-websocket-modules"
+        r" rtpengine-daemon",
+        text,
+    )
+    final_user = [rest for word, rest in instructions(text) if word == "USER"][-1]
+    assert final_user == "65532:65532"  # the chart's runAsUser
+
+
 def test_dockerignore_keeps_the_context_small_but_complete() -> None:
     ignored = {
         line.strip()

@@ -167,23 +167,32 @@ install_browser() {
 
 # The click-to-call widget: livekit-client bundled by esbuild, both pinned in
 # gateway/widget/package-lock.json (npm ci, no CDN at run time). Built in a temp dir into
-# $SWITCHBOARD_CACHE/widget/widget.js; rebuilt only when the lock or the sources change.
+# $SWITCHBOARD_CACHE/widget/widget.js, with the browser tier's JsSIP softphone (jssip.js)
+# next to it; rebuilt only when the lock or the sources change.
 install_widget() {
   local src="$TOOLS_DIR/../gateway/widget" dir="$SWITCHBOARD_CACHE/widget" stamp
-  stamp="$(cd "$src" && cat package.json package-lock.json src/* | sha256sum | cut -c1-64)"
-  [ -f "$dir/widget.js" ] && [ "$(cat "$dir/inputs.sha256" 2>/dev/null)" = "$stamp" ] && return 0
+  stamp="$(cd "$src" && cat package.json package-lock.json src/* test-client/* | sha256sum | cut -c1-64)"
+  [ -f "$dir/widget.js" ] && [ -f "$dir/jssip.js" ] \
+    && [ "$(cat "$dir/inputs.sha256" 2>/dev/null)" = "$stamp" ] && return 0
   command -v npm >/dev/null || apt_install nodejs npm
-  log "building the widget (npm ci + esbuild) -> $dir/widget.js"
+  log "building the widget and the test softphone (npm ci + esbuild) -> $dir"
   local work; work="$(mktemp -d "$SWITCHBOARD_CACHE/.widget.XXXXXX")"
   # shellcheck disable=SC2064
   trap "rm -rf '$work'" RETURN
-  cp -r "$src/package.json" "$src/package-lock.json" "$src/src" "$work/"
+  cp -r "$src/package.json" "$src/package-lock.json" "$src/src" "$src/test-client" "$work/"
   (cd "$work" && npm ci --no-audit --no-fund --cache "$SWITCHBOARD_CACHE/npm" >/dev/null \
-    && WIDGET_OUT="$work/widget.js" npm run -s build)
-  mkdir -p "$dir" && mv "$work/widget.js" "$dir/widget.js" && printf '%s' "$stamp" >"$dir/inputs.sha256"
+    && WIDGET_OUT="$work/widget.js" npm run -s build \
+    && JSSIP_OUT="$work/jssip.js" npm run -s build:test-client)
+  mkdir -p "$dir" && mv "$work/widget.js" "$work/jssip.js" "$dir/" \
+    && printf '%s' "$stamp" >"$dir/inputs.sha256"
 }
 
-ALL=(uv system browser widget livekit_server livekit_sip etcd kubernetes kwok helm
+# SIP over WebSocket: Kamailio with its websocket module, and rtpengine (userspace).
+install_sbc() {
+  apt_install kamailio kamailio-websocket-modules rtpengine-daemon
+}
+
+ALL=(uv system browser widget sbc livekit_server livekit_sip etcd kubernetes kwok helm
   node_system containerd cni_plugins kube_node)
 components=("$@")
 [ ${#components[@]} -eq 0 ] && components=("${ALL[@]}")

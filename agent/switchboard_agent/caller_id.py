@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from livekit import rtc
+from switchboard_contract.channels import ATTR_CHANNEL, Channel, channel_of
 from switchboard_contract.env import ENV_PII_HASH_KEY
 
 ATTR_CALL_ID = "sip.callID"
@@ -19,7 +20,6 @@ ATTR_PHONE_NUMBER = "sip.phoneNumber"
 ATTR_TRUNK_PHONE_NUMBER = "sip.trunkPhoneNumber"
 ATTR_CALL_STATUS = "sip.callStatus"
 # set by the media-stream gateway (twilio | plivo | telnyx); livekit-sip callers have none
-ATTR_CHANNEL = "switchboard.channel"
 
 
 # Without a configured key: one random key per process. Hashes then only correlate within
@@ -56,7 +56,7 @@ class CallerInfo:
     rule_id: str | None = None
     trunk_phone_number: str | None = None
     phone_number: str | None = field(default=None, repr=False)
-    channel: str = "sip"  # sip | twilio | plivo | telnyx | livekit (a LiveKit client)
+    channel: Channel = Channel.SIP
 
     @property
     def number_hash(self) -> str | None:
@@ -110,5 +110,5 @@ def caller_from_participant(participant: rtc.RemoteParticipant) -> CallerInfo:
         rule_id=attrs.get(ATTR_RULE_ID) or None,
         trunk_phone_number=attrs.get(ATTR_TRUNK_PHONE_NUMBER) or None,
         phone_number=attrs.get(ATTR_PHONE_NUMBER) or None,
-        channel=attrs.get(ATTR_CHANNEL) or ("sip" if is_sip else "livekit"),
+        channel=channel_of(attrs.get(ATTR_CHANNEL), is_sip=is_sip),
     )

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from switchboard_contract import AgentConfig
+from switchboard_contract.channels import ATTR_CHANNEL
 
 from switchboard_agent.caller_id import (
     ATTR_CALL_ID,
@@ -31,7 +32,6 @@ ATTR_AGENT_NAME = "switchboard.agent_name"
 ATTR_CALLER_HASH = "switchboard.caller.number_hash"
 ATTR_CALLER_SIP = "switchboard.caller.sip"
 ATTR_END_REASON = "switchboard.call.end_reason"
-ATTR_CHANNEL = "switchboard.channel"  # how the call arrived: sip | twilio | plivo | telnyx
 TURN_EVENT = "switchboard.turn"
 # per-turn latency attributes (seconds) on the TURN_EVENT of the root span
 TURN_USER_KEYS = {"end_of_turn_delay": "eou_delay", "transcription_delay": "stt_delay"}
@@ -99,7 +99,7 @@ def annotate_call(config: AgentConfig, caller: CallerInfo) -> None:
     attrs: dict[str, Any] = {
         **static_attributes(config),
         ATTR_CALLER_SIP: caller.is_sip,
-        ATTR_CHANNEL: caller.channel,
+        ATTR_CHANNEL: str(caller.channel),
     }
     ids = {
         ATTR_CALL_ID: caller.call_id,

@@ -24,7 +24,6 @@ ATTR_CALL_ID = "sip.callID"
 ATTR_PHONE_NUMBER = "sip.phoneNumber"
 ATTR_TRUNK_PHONE_NUMBER = "sip.trunkPhoneNumber"
 ATTR_CALL_STATUS = "sip.callStatus"
-ATTR_CHANNEL = "switchboard.channel"
 ATTR_STREAM_ID = "switchboard.streamID"
 
 PUBLISH_RATE = 16000

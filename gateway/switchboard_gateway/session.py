@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 from aiohttp import WSMsgType, web
 from livekit import api, rtc
+from switchboard_contract.channels import ATTR_CHANNEL
 
 from switchboard_gateway import metrics, mulaw
 from switchboard_gateway.bridge import (
     ATTR_CALL_ID,
     ATTR_CALL_STATUS,
-    ATTR_CHANNEL,
     ATTR_PHONE_NUMBER,
     ATTR_STREAM_ID,
     ATTR_TRUNK_PHONE_NUMBER,

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from livekit import api
+from switchboard_contract.channels import ATTR_CHANNEL, Channel
 
-from switchboard_gateway.bridge import ATTR_CHANNEL
 from switchboard_gateway.config import Route, WebAccess
 
 # '_' is in neither a namespace nor an object name: the prefix names exactly one VoiceAgent
@@ -96,7 +96,7 @@ def session_token(api_key: str, api_secret: str, route: Route, room: str, identi
         api.AccessToken(api_key, api_secret)
         .with_identity(identity)
         .with_name("web caller")
-        .with_attributes({ATTR_CHANNEL: "web"})
+        .with_attributes({ATTR_CHANNEL: Channel.WEB})
         .with_grants(grants)
         .with_room_config(config)
         .with_ttl(datetime.timedelta(seconds=JOIN_WINDOW_S))
