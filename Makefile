@@ -78,8 +78,8 @@ bench: tools venv ## benchmarks: print figures, write JSON to bench/results/
 	$(PY) -m bench $(BENCH_ARGS)
 
 .PHONY: up
-up: tools venv ## run it: control plane, LiveKit, operator, examples, agent worker (KUBECONFIG set: helm)
-	$(PY) -m devstack.up up $(UP_ARGS)
+up: tools venv ## run it: control plane, LiveKit, operator, examples, agent worker (KUBECONFIG set: helm; SIPWS=1: SIP over WebSocket)
+	$(PY) -m devstack.up up $(if $(SIPWS),--sipws) $(UP_ARGS)
 
 .PHONY: call
 call: venv ## a real SIP call to the `make up` stack (NUMBER=, QUESTION=, RECORD=)

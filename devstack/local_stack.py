@@ -34,7 +34,7 @@ from switchboard_contract.env import (
 from switchboard_contract.report import ENV_POD_NAME, ENV_REPORT_URL, REPORT_PATH
 
 from devstack import cluster as devcluster
-from devstack import kube, local_gateway
+from devstack import kube, local_gateway, sbc
 from devstack.kube import KubeError
 from devstack.livekit import LiveKitStack
 from devstack.procs import Process, StartupError, free_port, port_free
@@ -70,6 +70,7 @@ class LocalStack:
     progress: Progress = field(default_factory=Progress)
     # one root for the operator and the gateway, so both hash a caller the same way
     pii_root_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    sipws: bool = False  # also the SIP-over-WebSocket SBC (kamailio + rtpengine)
 
     @property
     def run_dir(self) -> Path:
@@ -169,6 +170,8 @@ class LocalStack:
         }
         self.state.save()
         self.progress.say(f"ok  {sip.version}, RTP {sip.rtp_range[0]}-{sip.rtp_range[1]}")
+        if self.sipws:
+            sbc.start_local(self.state, self.progress, self.run_dir, self.fixed_ports)
 
     def install_chart_parts(self) -> None:
         """CRDs and the operator's ServiceAccount + RBAC, rendered from the chart itself."""

@@ -16,9 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from devstack import kube
-from devstack.procs import Process, StartupError, free_port, free_udp_range, port_open
+from devstack.procs import (
+    Process,
+    StartupError,
+    free_port,
+    free_udp_range,
+    port_free,
+    port_open,
+)
+from devstack.runstate import RunState
+from devstack.up_summary import Progress
 
 RELEASE, NAMESPACE = "switchboard", "switchboard"
+PREFERRED_WS_PORT = 5066  # `make up --sipws`: ws://127.0.0.1:5066 unless taken
 RTP_PORTS = 100  # rtpengine's media ports: two per call (the browser leg, the livekit-sip leg)
 
 
@@ -118,3 +128,20 @@ class Sbc:
         for proc in reversed(self.procs):
             proc.stop()
         self.procs.clear()
+
+
+def start_local(state: RunState, progress: Progress, run_dir: Path, fixed_ports: bool) -> Sbc:
+    """`make up --sipws`: the SBC in front of `make up`'s livekit-sip, ports in the state."""
+    sip = state.info["sip"]
+    ws_port = PREFERRED_WS_PORT if fixed_ports and port_free(PREFERRED_WS_PORT) else 0
+    progress.say("SIP over WebSocket: kamailio + rtpengine from the chart's sbc config")
+    sbc = Sbc(run_dir / "sbc", f"{sip['host']}:{sip['port']}", ws_port=ws_port).start()
+    for proc in sbc.procs:
+        assert proc.proc is not None
+        state.add(f"sbc/{proc.name}", proc.proc.pid, proc.log_path, sbc.ws_url)
+    state.info["sbc"] = {"ws": sbc.ws_url, "domain": sbc.domain, "rtp": list(sbc.rtp_range)}
+    state.save()
+    progress.say(
+        f"ok  SBC: {sbc.ws_url} (domain {sbc.domain}), RTP {sbc.rtp_range[0]}-{sbc.rtp_range[1]}"
+    )
+    return sbc

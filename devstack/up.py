@@ -75,7 +75,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.owner_pid:
         state.info["owner_pid"] = args.owner_pid  # devcluster.reap_orphans may stop it
     state.save()
-    stack = LocalStack(state, fixed_ports=not args.free_ports)
+    stack = LocalStack(state, fixed_ports=not args.free_ports, sipws=args.sipws)
     try:
         stack.up()
     except (StartupError, KubeError, devcluster.ClusterError) as err:
@@ -123,6 +123,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--cluster-workdir", type=Path, default=devcluster.default_workdir())
     parser.add_argument("--free-ports", action="store_true", help="no well-known ports (tests)")
     parser.add_argument("--local", action="store_true", help="ignore KUBECONFIG: local stack")
+    parser.add_argument(
+        "--sipws", action="store_true", help="local stack: also SIP over WebSocket (kamailio)"
+    )
     parser.add_argument("--owner-pid", type=int, help="tests: the cluster dies with this pid")
     return parser.parse_args(argv)
 

@@ -78,6 +78,11 @@ def print_summary(state: RunState) -> None:
         print("  make call                       # a SIP UA asks a question, records the answer")
         print('  make call QUESTION="Goodbye."   # or NUMBER=..., RECORD=path.wav')
         print("  Any SIP softphone on this machine can dial the URI too (from 127.0.0.1).")
+    if sbc := info.get("sbc"):
+        print("\nSIP over WebSocket (JsSIP/SIP.js -> kamailio -> livekit-sip -> the agent):")
+        print(f"  WebSocket  {sbc['ws']}   register as sip:<anyone>@{sbc['domain']}")
+        for number in numbers:
+            print(f"  call       sip:{number}@{sbc['domain']}")
     if demos := info.get("gateway", {}).get("demos"):
         print("\nBrowser call (click-to-call widget -> LiveKit WebRTC -> the agent's worker):")
         for va, url in demos.items():

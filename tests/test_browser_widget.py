@@ -9,37 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import numpy as np
 import pytest
-from aiohttp import web
 from livekit import api
 
-from devstack.procs import free_port
 from tests.fixtures.browser import PageFactory, caller_wav
 from tests.fixtures.gateway import GatewayFactory
 from tests.support.agent_livekit import WorkerFactory
 from tests.support.agent_otlp import OtlpReceiver
-from tests.support.phrases import GREETING, HOURS, LineMatcher
+from tests.support.local_site import LocalSite
+from tests.support.phrases import GREETING, HOURS, LineMatcher, speech_stretches
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / ".run" / "test-artifacts"
-
-
-def first_speech(pcm16k: bytes, gap_s: float = 0.8, level: float = 300.0) -> bytes:
-    """The first stretch of speech in 16 kHz PCM: from the first loud 20 ms frame to the
-    first `gap_s` of quiet after it (the capture also holds later replies)."""
-    frames = np.frombuffer(pcm16k, dtype="<i2")[: len(pcm16k) // 640 * 320].reshape(-1, 320)
-    loud = np.sqrt((frames.astype(np.float64) ** 2).mean(axis=1)) > level
-    start = int(np.argmax(loud))
-    assert loud[start], "the capture holds no speech"
-    quiet_run, end = 0, len(loud)
-    for i in range(start, len(loud)):
-        quiet_run = 0 if loud[i] else quiet_run + 1
-        if quiet_run * 0.02 >= gap_s:
-            end = i
-            break
-    return frames[start:end].tobytes()
 
 
 async def events(page: Any, kind: str) -> list[dict[str, Any]]:
@@ -92,7 +74,7 @@ async def demo_call(
 
     # what the page received, recorded with MediaRecorder and decoded there: the greeting
     pcm = base64.b64decode(await page.evaluate("window.__capture.stop()"))
-    assert LineMatcher().which(first_speech(pcm)) == GREETING
+    assert LineMatcher().which(speech_stretches(pcm)[0]) == GREETING
 
     rooms = [r.name for r in (await lkapi.room.list_rooms(api.ListRoomsRequest())).rooms]
     assert len(rooms) == 1 and rooms[0].startswith("web_default_front-desk_")
@@ -121,42 +103,16 @@ async def demo_call(
 EMBED_KEY = "the-real-embed-key"
 
 
-class ShopSite:
-    """A customer's site on its own loopback origin: each page embeds the widget with one
-    <script> tag (a page and the gateway on loopback, as chromium's local-network rules want)."""
-
-    def __init__(self) -> None:
-        self.pages: dict[str, str] = {}
-        self.runner: web.AppRunner | None = None
-        self.origin = ""
-
-    async def start(self) -> ShopSite:
-        app = web.Application()
-        app.router.add_get("/{page}", self._page)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        port = free_port()
-        await web.TCPSite(self.runner, "127.0.0.1", port).start()
-        self.origin = f"http://127.0.0.1:{port}"
-        return self
-
-    async def _page(self, request: web.Request) -> web.Response:
-        return web.Response(text=self.pages[request.match_info["page"]], content_type="text/html")
-
-    async def embed(self, page: Any, gw_url: str, voiceagent: str, **data: str) -> Any:
-        """Open a page of this site that embeds the widget; returns the widget's locator."""
-        attrs = "".join(f' data-{k.replace("_", "-")}="{v}"' for k, v in data.items())
-        name = f"page{len(self.pages)}"
-        self.pages[name] = (
+async def embed(page: Any, site: LocalSite, gw_url: str, voiceagent: str, **data: str) -> Any:
+    """Open a page of `site` that embeds the widget with one <script> tag; its locator."""
+    attrs = "".join(f' data-{k.replace("_", "-")}="{v}"' for k, v in data.items())
+    await page.goto(
+        site.page(
             "<!doctype html><title>shop</title><h1>Shop</h1>"
             f'<script src="{gw_url}/widget.js" data-voiceagent="{voiceagent}"{attrs}></script>'
         )
-        await page.goto(f"{self.origin}/{name}")
-        return page.locator(".switchboard-call")
-
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
+    )
+    return page.locator(".switchboard-call")
 
 
 async def shows_error(widget: Any, message: str) -> None:
@@ -176,7 +132,7 @@ async def test_widget_error_states_show_a_human_message(
     def web_route(name: str, **web: Any) -> dict[str, Any]:
         return {"namespace": "shop", "name": name, "agentName": "no-worker", "web": web}
 
-    shop = await ShopSite().start()
+    shop = await LocalSite().start()  # a customer's site, on an origin of its own
 
     key_sha = hashlib.sha256(EMBED_KEY.encode()).hexdigest()
     gw = gateway(
@@ -196,12 +152,12 @@ async def test_widget_error_states_show_a_human_message(
         await shop.stop()
 
 
-async def error_states(page: Any, shop: ShopSite, gw_url: str, livekit_server: Any) -> None:
-    widget = await shop.embed(page, gw_url, "shop/locked")
+async def error_states(page: Any, shop: LocalSite, gw_url: str, livekit_server: Any) -> None:
+    widget = await embed(page, shop, gw_url, "shop/locked")
     await widget.get_by_role("button", name="Call").click()
     await shows_error(widget, "This site is not allowed to call this agent.")
 
-    widget = await shop.embed(page, gw_url, "shop/keyed", embed_key="not-the-key")
+    widget = await embed(page, shop, gw_url, "shop/keyed", embed_key="not-the-key")
     await widget.get_by_role("button", name="Call").click()
     await shows_error(widget, "its embed key was refused")
 
@@ -211,18 +167,18 @@ async def error_states(page: Any, shop: ShopSite, gw_url: str, livekit_server: A
             f"{gw_url}/v1/web/shop/busy/session", headers={"Origin": shop.origin}
         )
         assert held.status == 200
-    widget = await shop.embed(page, gw_url, "shop/busy")
+    widget = await embed(page, shop, gw_url, "shop/busy")
     await widget.get_by_role("button", name="Call").click()
     await shows_error(widget, "All lines are busy. Please try again in a minute.")
 
     # a session and a room, but no worker serves the agent: the widget gives up, says why
-    widget = await shop.embed(page, gw_url, "shop/open")
+    widget = await embed(page, shop, gw_url, "shop/open")
     await widget.get_by_role("button", name="Call").click()
     await shows_error(widget, "No one is free to take the call. Please try again in a minute.")
 
     livekit_server.stop_server()
     try:
-        widget = await shop.embed(page, gw_url, "shop/open")
+        widget = await embed(page, shop, gw_url, "shop/open")
         await widget.get_by_role("button", name="Call").click()
         await shows_error(widget, "The voice service is unavailable right now.")
     finally:

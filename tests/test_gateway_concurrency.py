@@ -5,18 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from livekit import api
 
 from devstack.livekit import LiveKitStack
+from devstack.procs import Process
 from devstack.sipua.audio import flite_prompt
+from devstack.tools import REPO
 from tests.fixtures.gateway import GatewayFactory
 from tests.support.agent_livekit import WorkerFactory
 from tests.support.carriers import CarrierCall, Heard
-from tests.support.echo_agent import echo
 from tests.support.gateway_proc import GatewayProcess, ProviderKeys
 from tests.support.phrases import HOURS, LineMatcher
 
@@ -122,6 +125,7 @@ async def test_ten_streams_each_hear_only_their_own_audio(
     gateway: GatewayFactory,
     provider_keys: ProviderKeys,
     lkapi: api.LiveKitAPI,
+    tmp_path: Path,
 ) -> None:
     """10 streams at once through one gateway, each room with an echo agent: every caller
     sends its own tone and must hear back that tone only (no audio crosses streams)."""
@@ -130,7 +134,7 @@ async def test_ten_streams_each_hear_only_their_own_audio(
         CarrierCall("twilio", gw.url, "default", "front-desk", provider_keys.twilio_token)
         for _ in range(10)
     ]
-    bots = []
+    bots: Process | None = None
     try:
         await asyncio.gather(*(c.dial() for c in calls))
         rooms: dict[str, str] = {}
@@ -148,7 +152,9 @@ async def test_ten_streams_each_hear_only_their_own_audio(
             await asyncio.sleep(0.2)
         assert len(rooms) == len(calls)
         key, secret = livekit_server.api_key, livekit_server.api_secret
-        bots = [await echo(livekit_server.url, key, secret, r, 30) for r in rooms.values()]
+        argv = [sys.executable, "-m", "tests.support.echo_agent", livekit_server.url, key, secret]
+        bots = Process("echo", [*argv, *rooms.values()], tmp_path / "echo.log", cwd=REPO).start()
+        bots.wait_ready(lambda: f"echoing {len(calls)} rooms" in bots.log_tail(4000), 120)
         tones = {c.call_id: 400.0 + 150 * i for i, c in enumerate(calls)}
         heard = await asyncio.gather(*(hear_echo(c, tones[c.call_id]) for c in calls))
         for call, utterance in zip(calls, heard, strict=True):
@@ -164,5 +170,5 @@ async def test_ten_streams_each_hear_only_their_own_audio(
         for call in calls:
             await call.hang_up()
             await call.close()
-        for bot in bots:
-            await bot.disconnect()
+        if bots is not None:
+            bots.stop()

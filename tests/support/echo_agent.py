@@ -47,3 +47,29 @@ async def echo(
     if hearing_within_s is not None:
         await asyncio.wait_for(hearing.wait(), hearing_within_s)
     return lk
+
+
+async def _serve(url: str, key: str, secret: str, rooms: list[str]) -> None:
+    async def one(room: str) -> rtc.Room:
+        bot = await echo(url, key, secret, room, hearing_within_s=60)
+        print(f"hearing {room}", flush=True)
+        return bot
+
+    bots = await asyncio.gather(*(one(room) for room in rooms))  # all join at once
+    print(f"echoing {len(bots)} rooms", flush=True)
+    await asyncio.Event().wait()  # until SIGTERM
+
+
+def main(argv: list[str]) -> int:
+    """`python -m tests.support.echo_agent URL KEY SECRET ROOM...`: an echo per room, in a
+    process of its own, so many echoes do not starve the test's own loop (ten in the test
+    process missed LiveKit's pings on a loaded 2-core box and dropped out)."""
+    url, key, secret, *rooms = argv
+    asyncio.run(_serve(url, key, secret, rooms))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))

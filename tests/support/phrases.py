@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 from switchboard_agent.local import PocketsphinxSTT
 
 from tests.support.agent_configs import GREETING, SCRIPT
@@ -50,3 +51,25 @@ class LineMatcher:
 
     def which(self, pcm16k: bytes) -> str | None:
         return self.lines.get(self._stt.transcribe_pcm16(pcm16k))
+
+
+def speech_stretches(pcm16k: bytes, gap_s: float = 2.0, level: float = 300.0) -> list[bytes]:
+    """16 kHz speech split where `gap_s` of quiet (20 ms frames under `level` RMS) falls:
+    a capture of the agent's side becomes the greeting, each reply, in order. The gap is
+    long because TTS on a loaded machine pauses mid-line ("slow audio generation")."""
+    frames = np.frombuffer(pcm16k, dtype="<i2")[: len(pcm16k) // 640 * 320].reshape(-1, 320)
+    loud = np.sqrt((frames.astype(np.float64) ** 2).mean(axis=1)) > level
+    out: list[bytes] = []
+    start, quiet = None, 0
+    for i, is_loud in enumerate(loud):
+        if is_loud:
+            start = i if start is None else start
+            quiet = 0
+        elif start is not None:
+            quiet += 1
+            if quiet * 0.02 >= gap_s:
+                out.append(frames[start : i - quiet + 1].tobytes())
+                start, quiet = None, 0
+    if start is not None:
+        out.append(frames[start:].tobytes())
+    return out
