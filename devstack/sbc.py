@@ -8,10 +8,10 @@ processes with Debian's binaries, POD_IP set to the loopback address. So the tes
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 from dataclasses import dataclass, field
-from functools import reduce
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +92,9 @@ class Sbc:
             "/etc/kamailio/": f"{self.workdir}/",
             "/tmp": f"{self.workdir}",
         }
+        pattern = re.compile("|".join(map(re.escape, moves)))  # one pass: no move moves twice
         out = [
-            reduce(lambda arg, move: arg.replace(*move), moves.items(), raw)
+            pattern.sub(lambda m: moves[m.group(0)], raw)
             for raw in [*container["command"], *container["args"]]
         ]
         out[0] = _binary(out[0])

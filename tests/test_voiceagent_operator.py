@@ -92,12 +92,16 @@ async def test_scale_up_and_down_keeps_busy_workers(stack: Stack) -> None:
     )
     survivors = stack.pods("desk", ready_only=False)
     assert first in survivors, "the busy worker must never be chosen for scale-down"
-    events = [
-        e.reason
-        for e in kube.core.list_namespaced_event(kube.namespace).items
-        if e.involved_object.name == "desk"
-    ]
-    assert "ScaledUp" in events and "ScaledDown" in events
+
+    def events() -> set[str]:
+        return {
+            e.reason
+            for e in kube.core.list_namespaced_event(kube.namespace).items
+            if e.involved_object.name == "desk"
+        }
+
+    # the event is posted after the scale it reports: the pods can be gone first
+    wait_for(lambda: {"ScaledUp", "ScaledDown"} <= events(), "ScaledUp and ScaledDown events")
 
 
 async def test_reports_need_the_agents_token(stack: Stack) -> None:

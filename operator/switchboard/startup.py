@@ -52,6 +52,11 @@ async def configure(
         # stand by and take over when it stops renewing. An explicit --priority N is kept.
         settings.peering.priority = secrets.randbelow(2**31 - 1) + 1
     settings.watching.server_timeout = 300
+    # A deletion waits for the object's timers (the resyncs) to stop. One caught mid-pass
+    # is polled again only after cancellation_polling, 60 s by default: a VoiceAgent took
+    # over a minute to go (CI saw it). Poll every 2 s, and give a timer 0.1 s to exit at once.
+    settings.background.cancellation_polling = 2
+    settings.background.instant_exit_timeout = 0.1
     # Server-side selectors: the API server streams only what a handler needs, never every
     # Secret or Pod in the cluster (kopf's handler filters alone are client-side).
     settings.watching.label_selectors["v1", "secrets"] = f"{WATCH_LABEL}=true"
