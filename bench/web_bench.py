@@ -23,6 +23,7 @@ from playwright.async_api import async_playwright
 from bench.common import summary, write
 from devstack import tools
 from devstack.livekit import LiveKitStack
+from tests.fixtures.browser import fake_media_args
 from tests.support.agent_configs import offline_config_doc
 from tests.support.agent_worker import AgentWorker
 from tests.support.gateway_proc import GatewayProcess
@@ -93,13 +94,7 @@ async def run(workdir: Path, calls: int) -> dict[str, Any]:
         chromium = tools.chromium()
         if chromium is None:
             raise FileNotFoundError("chromium is not installed (make tools)")
-        args = [
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={silent_wav(workdir / 'quiet.wav')}",
-            "--autoplay-policy=no-user-gesture-required",
-            "--no-sandbox",
-        ]
+        args = fake_media_args(silent_wav(workdir / "quiet.wav"))
         rows: list[dict[str, float]] = []
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=str(chromium), args=args)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import Error as PlaywrightError
 from switchboard_contract.channels import ATTR_CHANNEL, SBC_CHANNEL_HEADER
 
 from devstack import tools
@@ -65,7 +66,7 @@ async def call(page: Any, sbc: Sbc) -> None:
     """REGISTER, then INVITE the number: answered (the page's log says how it went)."""
     try:
         state = await page.evaluate(f"phone.call('{sbc.ws_url}', '{DOMAIN}', 'alice', '{NUMBER}')")
-    except Exception as err:  # noqa: BLE001 (Playwright's page error: shown with both logs)
+    except PlaywrightError as err:  # the page's rejection: shown with the SBC's logs
         pytest.fail(
             f"the softphone's call failed: {err}\n{await page.evaluate('phone.log')}\n"
             f"kamailio:\n{sbc.log('kamailio')[-3000:]}\nrtpengine:\n{sbc.log('rtpengine')[-2000:]}"
