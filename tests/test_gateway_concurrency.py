@@ -83,7 +83,10 @@ async def test_concurrent_streams_do_not_cross_talk(
                 except TimeoutError:
                     continue
 
-        asks = [c.ask(flite_prompt("Are you open on Monday?"), lines) for c in hours]
+        # six tries, not four: with four real agents on two CPUs, pocketsphinx missed one
+        # caller's question four times running in CI (an unheard or misheard question is not
+        # cross-talk; a wrong line or a hang-up is, and those still fail)
+        asks = [c.ask(flite_prompt("Are you open on Monday?"), lines, tries=6) for c in hours]
         results = await asyncio.gather(*asks, *(bye(c) for c in goodbyes))
         assert results[: len(hours)] == [HOURS] * len(hours)
         assert all(c.closed.is_set() for c in goodbyes), "a goodbye caller is still connected"
