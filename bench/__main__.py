@@ -18,6 +18,7 @@ BENCHMARKS = {
     "outbound": "bench.outbound_bench",
     "channels": "bench.channels_bench",
     "web": "bench.web_bench",
+    "paths": "bench.paths_bench",
 }
 
 

@@ -27,41 +27,40 @@ import itertools
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from livekit import api, rtc
 
 from bench.common import summary, write
 from bench.netns import NetNamespace
+from bench.voice_common import (
+    CALLER,
+    FRAME_S,
+    NUMBER,
+    PIPELINE,
+    QUESTION,
+    answer_start,
+    provision,
+    speech_end,
+)
 from devstack.livekit import LiveKitStack
 from devstack.procs import poll
 from devstack.sip import SipBridge
 from devstack.sipua import ua as sipua
 from devstack.sipua.audio import flite_prompt
-from devstack.sipua.rtp import Received, RtpSession, loud, ulaw_decode
+from devstack.sipua.rtp import Received, RtpSession, ulaw_decode
 from devstack.sipua.ua import SipUA
 from tests.support.agent_configs import offline_config_doc
 from tests.support.agent_worker import AgentWorker
 from tests.support.carriers import CarrierCall
 from tests.support.gateway_proc import GatewayProcess, ProviderKeys
 
-NUMBER = "+15550100100"
-CALLER = "+15557770100"
-QUESTION = "Are you open on Monday?"
-SCRIPT = {
-    "intents": [{"name": "hours", "keywords": ["monday", "open"], "reply": "We open at nine."}],
-    "fallback": "Sorry, I did not catch that.",
-}
 # (label, loss probability, one-way delay ms); "clean" crosses the relay at 0 ms, no loss
 CONDITIONS = [("clean", 0.0, 0.0), ("1% loss +40ms", 0.01, 40.0), ("5% loss +40ms", 0.05, 40.0)]
 UDP_PORTS = (40000, 40002)  # in the namespace: livekit-sip's side, the caller's side
 TCP_PORT = 40080
-FRAME_S = 0.020
 PAUSE_S = 1.0  # the caller lets the agent finish first
-QUIET_S = 1.0  # an answer is over after this long without a loud frame
 SPURT_GAP_S = 0.2  # frames further apart than this are in different talk spurts
 
 
@@ -126,31 +125,6 @@ def jitter_ms(points: list[tuple[float, int]]) -> float:
     return j * 1000
 
 
-async def answer_start(
-    arrivals: Callable[[], list[Received]], after: float, timeout: float
-) -> float:
-    """The first loud frame arriving after `after`; returns once that answer has ended."""
-    deadline = time.monotonic() + timeout
-    start = 0.0
-    while time.monotonic() < deadline:
-        louds = [r.at for r in arrivals() if r.at > after and loud(r.pcm)]
-        if louds:
-            start = start or louds[0]
-            if time.monotonic() - louds[-1] > QUIET_S:
-                return start
-        await asyncio.sleep(0.05)
-    if start:
-        return start
-    raise TimeoutError("no answer")
-
-
-def speech_end(prompt: np.ndarray) -> float:
-    """Seconds from a prompt's first frame to the end of its last loud frame."""
-    frames = [prompt[i : i + 160] for i in range(0, len(prompt), 160)]
-    last = max(i for i, f in enumerate(frames) if loud(f))
-    return (last + 1) * FRAME_S
-
-
 class Channels:
     """livekit-server, livekit-sip and the gateway on the veth's root side; one worker."""
 
@@ -186,11 +160,7 @@ class Channels:
         doc = offline_config_doc(
             agentName=self.name,
             greeting="Hello, thank you for calling.",
-            pipeline={
-                "stt": {"provider": "pocketsphinx"},
-                "llm": {"provider": "scripted", "script": SCRIPT},
-                "tts": {"provider": "flite", "voice": "slt"},
-            },
+            pipeline=PIPELINE,
         )
         self.worker = AgentWorker(
             self.workdir / "agent", doc, self.stack.url, self.stack.api_key, self.stack.api_secret
@@ -209,28 +179,7 @@ class Channels:
         self.ns.remove()
 
     async def _provision(self) -> None:
-        async with api.LiveKitAPI(self.stack.url, self.stack.api_key, self.stack.api_secret) as lk:
-            trunk = await lk.sip.create_inbound_trunk(
-                api.CreateSIPInboundTrunkRequest(
-                    trunk=api.SIPInboundTrunkInfo(
-                        name="bench", numbers=[NUMBER], allowed_addresses=[f"{self.ns.root_ip}/32"]
-                    )
-                )
-            )
-            rule = api.SIPDispatchRule(
-                dispatch_rule_individual=api.SIPDispatchRuleIndividual(room_prefix="call-")
-            )
-            await lk.sip.create_dispatch_rule(
-                api.CreateSIPDispatchRuleRequest(
-                    dispatch_rule=api.SIPDispatchRuleInfo(
-                        rule=rule,
-                        trunk_ids=[trunk.sip_trunk_id],
-                        room_config=api.RoomConfiguration(
-                            agents=[api.RoomAgentDispatch(agent_name=self.name)]
-                        ),
-                    )
-                )
-            )
+        await provision(self.stack, self.name, f"{self.ns.root_ip}/32")
 
     def condition(self, loss: float, delay_ms: float) -> None:
         self.ns.set_loss(loss)
