@@ -120,6 +120,8 @@ def _compare(model: type[BaseModel], schema: dict[str, Any], path: str) -> list[
         sub_model = _model_of(field.annotation)
         if sub_model is not None:
             node = sub["items"] if sub.get("type") == "array" else sub
+            if origin is dict:  # a map of models: each value's schema
+                node = sub.get("additionalProperties", {})
             problems += _compare(sub_model, node, f"{path}.{alias}")
         elif origin is list and sub.get("type") != "array":
             problems.append(f"{path}.{alias}: list is not an array")

@@ -51,3 +51,17 @@ def test_printer_columns_show_the_masked_number(kube: Kube, kube_crds: list[str]
         "Age": ".metadata.creationTimestamp",
     }
     assert crd.spec.names.shortNames == ["oc"]
+
+
+def test_call_context_is_kept_not_pruned(kube: Kube, kube_crds: list[str]) -> None:
+    """The agent's call metadata survives admission (an object schema without its values'
+    schema would have the apiserver prune every key), and a bad key is refused."""
+    made = kube.create(outbound_call("ctx", "+15557770100", context={"slot": "10am"}))
+    assert made["spec"]["context"] == {"slot": "10am"}
+    row = {"to": "+15557770100", "context": {"slot": "9am"}}
+    doc = campaign("rows", [], maxConcurrentCalls=1)
+    doc["spec"]["targets"] = [row]
+    assert kube.create(doc, dry_run=True)["spec"]["targets"][0]["context"] == {"slot": "9am"}
+    with pytest.raises(ApiException) as bad:
+        kube.create(outbound_call("badctx", "+15557770100", context={"no spaces": "x"}))
+    assert "keys must match" in rejection(bad.value)

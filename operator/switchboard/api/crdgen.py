@@ -23,7 +23,7 @@ Schema = dict[str, Any]
 # JSON-Schema keys that a Kubernetes structural schema keeps as they are.
 _KEEP = {
     "type", "description", "enum", "pattern", "format", "default",
-    "minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems",
+    "minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems", "maxProperties",
 }  # fmt: skip
 
 
@@ -72,6 +72,18 @@ def _structural(node: Schema, defs: dict[str, Schema], path: str, field: bool = 
         elif isinstance(node.get("additionalProperties"), dict):
             out["additionalProperties"] = _structural(
                 node["additionalProperties"], defs, f"{path}[*]", field=False
+            )
+        elif len(patterns := node.get("patternProperties", {})) == 1:
+            # a dict with constrained keys: structural schemas have no patternProperties,
+            # so the values' schema applies to every key and CEL checks the key
+            ((pattern, values),) = patterns.items()
+            out["additionalProperties"] = _structural(values, defs, f"{path}[*]", field=False)
+            literal = pattern.replace("\\", "\\\\").replace("'", "\\'")
+            out.setdefault("x-kubernetes-validations", []).append(
+                {
+                    "rule": f"self.all(k, k.matches('{literal}'))",
+                    "message": f"keys must match {pattern}",
+                }
             )
     elif node.get("type") == "array":
         out["items"] = _structural(node["items"], defs, f"{path}[*]", field=False)
@@ -139,6 +151,18 @@ KINDS: dict[str, Schema] = {
             {"name": "Ready", "type": "integer", "jsonPath": ".status.workers.ready"},
             {"name": "Idle", "type": "integer", "jsonPath": ".status.workers.idle"},
             {"name": "Warm", "type": "integer", "jsonPath": ".status.warm.target"},
+            {
+                "name": "P95",
+                "type": "string",
+                "jsonPath": ".status.calls.lastHour.p95VoiceToVoice",
+                "description": "voice-to-voice p95 over the last hour's calls",
+            },
+            {
+                "name": "Cost/Min",
+                "type": "string",
+                "jsonPath": ".status.calls.lastHour.costPerMinute",
+                "description": "USD per call minute over the last hour",
+            },
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ],
     },

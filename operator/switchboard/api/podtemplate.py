@@ -171,10 +171,10 @@ class ResourceRequirements(Model):
 
     # a bad quantity would otherwise reach the Deployment apply and fail it on every pass
     requests: dict[ResourceName, Quantity] = Field(
-        default_factory=dict, description="Minimum resources, e.g. cpu: 500m."
+        default_factory=dict, max_length=16, description="Minimum resources, e.g. cpu: 500m."
     )
     limits: dict[ResourceName, Quantity] = Field(
-        default_factory=dict, description="Maximum resources, e.g. memory: 1Gi."
+        default_factory=dict, max_length=16, description="Maximum resources, e.g. memory: 1Gi."
     )
 
 
