@@ -97,6 +97,11 @@ async def demo_call(
             break
         await asyncio.sleep(0.2)
     assert [r.attributes.get("switchboard.channel") for r in roots] == ["web"]
+    # and its summary: the browser hung up, the greeting was spoken and counted
+    call = {k.removeprefix("switchboard.call."): v for k, v in roots[0].attributes.items()}
+    assert call["result"] == "caller-hangup", call
+    assert call["turns"] >= 1 and call["usage.tts_characters"] > 0
+    assert call["cost.telephony_usd"] == 0.0  # no carrier on a browser call
     timings = {e["name"]: e["ms"] for e in await events(page, "timing")}
     assert timings["session"] <= timings["agent-joined"] <= timings["first-audio"]
     print(f"\n[browser] click -> session/agent joined/first audio (ms): {timings}")

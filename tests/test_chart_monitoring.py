@@ -11,6 +11,7 @@ import yaml
 from switchboard.config import OperatorConfig
 from switchboard.livekit.client import LiveKitEndpoint
 from switchboard.startup import build_state
+from switchboard_contract.analytics import LATENCY_STAGES, CallSummary
 
 from devstack.tools import REPO
 from tests.support.chart import by_kind, env_of, render
@@ -85,11 +86,35 @@ def _exported_names() -> set[str]:
     state.client(LiveKitEndpoint("http://lk", "k", "s")).calls["ListSIPDispatchRule"] += 1
     fleet = fleets.get("ns", "va")
     fleet.last_status = {"activeCalls": 0, "workers": {}}
+    state.metrics.calls.observe(ended_call())  # labelled families export once they have one
     names = set()
     for registry in (state.metrics.registry, REGISTRY):
         for family in registry.collect():
             names |= {s.name for s in family.samples}
     return names
+
+
+def ended_call() -> CallSummary:
+    """A call summary with every stage timed, as a worker sends it at call end."""
+    stats = {"p50": 1.0, "max": 1.0, "n": 1}
+    return CallSummary.model_validate(
+        {
+            "namespace": "ns",
+            "voiceAgent": "va",
+            "jobId": "AJ_1",
+            "channel": "sip",
+            "result": "completed",
+            "startedAt": 0.0,
+            "durationS": 60.0,
+            "turns": 1,
+            "interruptions": 0,
+            "latency": dict.fromkeys(LATENCY_STAGES, stats),
+            "usage": {},
+            "priced": {"stt": "deepgram", "llm": "openai", "tts": "cartesia"},
+            "cost": {"stt": 0.01, "llm": 0.01, "tts": 0.01, "telephony": 0.01, "total": 0.04},
+        },
+        strict=False,
+    )
 
 
 def test_dashboard_queries_only_exported_switchboard_metrics() -> None:
@@ -101,6 +126,11 @@ def test_dashboard_queries_only_exported_switchboard_metrics() -> None:
         "switchboard_scaling_decision_seconds_bucket",
         "switchboard_voiceagent_workers",
         "switchboard_agent_active_calls",
+        "switchboard_call_voice_to_voice_seconds_bucket",
+        "switchboard_call_stage_seconds_bucket",
+        "switchboard_call_cost_usd_total",
+        "switchboard_call_minutes_total",
+        "switchboard_calls_total",
     } <= used
     missing = used - _exported_names()
     assert not missing, missing

@@ -14,6 +14,7 @@ from devstack.sipua.audio import flite_prompt
 from tests.fixtures.gateway import GatewayFactory
 from tests.support.agent_caller import caller_token, transcribe
 from tests.support.agent_livekit import WorkerFactory
+from tests.support.agent_otlp import OtlpReceiver
 from tests.support.carriers import CarrierCall
 from tests.support.gateway_proc import ProviderKeys
 from tests.support.phrases import GREETING, HOURS, LineMatcher
@@ -112,8 +113,10 @@ async def test_twilio_agent_hangs_up(
     gateway: GatewayFactory,
     provider_keys: ProviderKeys,
 ) -> None:
-    """The agent's end_call deletes the room; the gateway closes the carrier's socket."""
-    worker = agent_worker()
+    """The agent's end_call deletes the room; the gateway closes the carrier's socket; the
+    call's summary says so, priced at the shipped Twilio minute."""
+    otlp = await OtlpReceiver().start()
+    worker = agent_worker(telemetry={"otlpEndpoint": otlp.endpoint, "redactPII": True})
     gw = gateway(worker.config["agentName"])
     call = await twilio_call(gw.url, provider_keys).dial()
     try:
@@ -124,8 +127,21 @@ async def test_twilio_agent_hangs_up(
         gw.wait_log("stream ended: ")
         # the agent's end_call deletes the room; whichever event reaches us first ends it
         assert "stream ended: room closed" in gw.log() or "stream ended: agent left" in gw.log()
+        for _ in range(150):
+            roots = [span for span in otlp.spans if not span.parent_id]
+            if roots:
+                break
+            await asyncio.sleep(0.2)
+        [root] = roots
+        summary = {k.removeprefix("switchboard.call."): v for k, v in root.attributes.items()}
+        assert root.attributes["switchboard.channel"] == "twilio"
+        assert summary["result"] == "completed", summary  # the agent ended it
+        assert summary["usage.stt_audio_s"] > 0 and summary["usage.tts_characters"] > 0
+        minutes = summary["duration_s"] / 60
+        assert summary["cost.telephony_usd"] == pytest.approx(minutes * 0.0085, abs=1e-6)
     finally:
         await call.close()
+        await otlp.stop()
 
 
 LONG = (

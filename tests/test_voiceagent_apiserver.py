@@ -238,6 +238,24 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
         "Required value",
     ),
     (
+        "pricing-key-pattern",
+        {"spec.pricing": {"stt": {"Deep Gram": 0.01}}},
+        "spec.pricing.stt",
+        "keys must match",
+    ),
+    (
+        "pricing-negative",
+        {"spec.pricing": {"tts": {"cartesia": -1}}},
+        "spec.pricing.tts.cartesia",
+        "greater than or equal to 0",
+    ),
+    (
+        "pricing-llm-needs-both",
+        {"spec.pricing": {"llm": {"openai/gpt-4.1-mini": {"input": 0.4}}}},
+        "spec.pricing.llm.openai/gpt-4.1-mini.output",
+        "Required value",
+    ),
+    (
         "transfer-target-duplicate",
         {
             "spec.telephony.transferTargets": [
@@ -291,6 +309,22 @@ def test_valid_agent_gets_schema_defaults(kube: Kube) -> None:
     assert spec["telephony"]["dispatch"] == {"type": "individual", "roomPrefix": "call-"}
     assert spec["telephony"]["maxCallDuration"] == "1h"
     assert spec["telemetry"] == {"samplingRatio": 1.0, "redactPII": True}
+
+
+def test_maps_in_the_spec_are_kept_not_pruned(kube: Kube) -> None:
+    """A map field must name its values' schema, or the apiserver prunes every key (an
+    object schema with neither properties nor additionalProperties keeps nothing)."""
+    pricing = {
+        "stt": {"deepgram/nova-3": 0.0043},
+        "llm": {"openai/gpt-4.1-mini": {"input": 0.4, "output": 1.6}},
+        "telephony": {"sip": 0.004},
+    }
+    resources = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}
+    spec = kube.create(mutate(AGENT, {"spec.pricing": pricing, "spec.resources": resources}))[
+        "spec"
+    ]
+    assert spec["pricing"] == pricing
+    assert spec["resources"] == resources
 
 
 def test_status_subresource_ignores_spec_changes(kube: Kube) -> None:

@@ -42,11 +42,16 @@ class CallLifecycle:
         logger.info("maxCallDuration reached, ending the call", extra=self._caller.log_fields())
         self.end("max_call_duration", hang_up=True)
 
-    def request_hang_up(self, reason: str) -> None:
-        """Hang up on the caller when the job shuts down (the agent ended the call)."""
+    def note_end(self, reason: str) -> None:
+        """Record why the call ends; the first reason wins (a transfer, then the caller's
+        leg closing, is a transfer)."""
         if self.end_reason is None:
             self.end_reason = reason
             self._root.set_attribute(ATTR_END_REASON, reason)
+
+    def request_hang_up(self, reason: str) -> None:
+        """Hang up on the caller when the job shuts down (the agent ended the call)."""
+        self.note_end(reason)
         if not self._hang_up_requested:
             self._hang_up_requested = True
             self._ctx.add_shutdown_callback(self._hang_up)
@@ -55,9 +60,8 @@ class CallLifecycle:
         """End the call now: close the session, and hang up on the caller when asked to."""
         if hang_up:
             self.request_hang_up(reason)
-        elif self.end_reason is None:
-            self.end_reason = reason
-            self._root.set_attribute(ATTR_END_REASON, reason)
+        else:
+            self.note_end(reason)
         self._session.shutdown(drain=False)
         self._ctx.shutdown(reason=reason)
 
@@ -71,7 +75,5 @@ class CallLifecycle:
             self._timer.cancel()
         reason = ev.reason.value if hasattr(ev.reason, "value") else str(ev.reason)
         logger.info("call ended", extra={**self._caller.log_fields(), "reason": reason})
-        if self.end_reason is None:
-            self.end_reason = reason
-            self._root.set_attribute(ATTR_END_REASON, reason)
+        self.note_end(reason)
         self._ctx.shutdown(reason=reason)

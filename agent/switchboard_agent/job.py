@@ -29,6 +29,7 @@ from switchboard_agent.persona import SwitchboardAgent
 from switchboard_agent.providers import Pipeline, build_pipeline
 from switchboard_agent.redact import PII_FILTER, install_pii_log_filter
 from switchboard_agent.settings import load_config
+from switchboard_agent.summary import SummaryCollector
 from switchboard_agent.telemetry import TurnRecorder, annotate_call, setup_tracing
 
 logger = logging.getLogger("switchboard.agent")
@@ -96,11 +97,22 @@ async def entrypoint(ctx: JobContext) -> None:
     logger.info("call started", extra={**caller.log_fields(), "room": ctx.room.name})
 
     session = build_session(config, pipeline, ctx.proc.userdata["vad"])
-    TurnRecorder(trace.get_current_span()).attach(session)
+    turns = TurnRecorder(trace.get_current_span())
+    turns.attach(session)
+    summary = SummaryCollector(config, ctx.job.id, caller.channel)
+    summary.attach(session)
     call = CallLifecycle(ctx, session, caller, max_duration)
+
+    async def summarise() -> None:  # after the session closed: its usage is complete
+        await summary.finish(session, turns.turns, call.end_reason)
+
+    ctx.add_shutdown_callback(summarise)
     await session.start(
         agent=SwitchboardAgent(
-            config=config, caller=caller, on_end_call=lambda: call.request_hang_up("end_call")
+            config=config,
+            caller=caller,
+            on_end_call=lambda: call.request_hang_up("end_call"),
+            on_transferred=lambda: call.note_end("transferred"),
         ),
         room=ctx.room,
         room_options=room_io.RoomOptions(

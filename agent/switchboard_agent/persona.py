@@ -56,11 +56,13 @@ class SwitchboardAgent(Agent):
         caller: CallerInfo,
         transfer: Transferer = sip_refer,
         on_end_call: Callable[[], None] | None = None,
+        on_transferred: Callable[[], None] | None = None,
     ) -> None:
         self._config = config
         self._caller = caller
         self._transfer = transfer
         self._on_end_call = on_end_call
+        self._on_transferred = on_transferred
         # the room is deleted (hang-up) by the call lifecycle, after the goodbye played out
         end_call = EndCallTool(
             end_instructions=None, delete_room=on_end_call is None, on_tool_called=self._ending
@@ -106,3 +108,5 @@ class SwitchboardAgent(Agent):
         except api.TwirpError as e:
             logger.warning("transfer failed", extra={"target": dest.name, "code": e.code})
             raise ToolError("the transfer failed") from e
+        if self._on_transferred is not None:
+            self._on_transferred()

@@ -14,6 +14,8 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
 from switchboard_contract.base import Frozen
+from switchboard_contract.pricing import Pricing
+from switchboard_contract.pricing_defaults import DEFAULT_PRICING
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 # Limits a CRD needs on every string (the API server's CEL cost estimates depend on them).
@@ -231,6 +233,14 @@ class AgentConfig(Frozen):
     calls_per_worker: int = Field(default=1, ge=1)
     drain_timeout: int = Field(default=1800, ge=0, description="seconds")
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    pricing: Pricing | None = Field(
+        default=None,
+        description="prices on top of the shipped table (the operator's, then spec.pricing)",
+    )
+
+    def price_table(self) -> Pricing:
+        """The table a call's cost is computed with: the shipped defaults, overridden."""
+        return DEFAULT_PRICING.merged(self.pricing)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -8,9 +8,12 @@ import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from switchboard_contract.pricing import Pricing
 from switchboard_contract.report import REPORT_PATH, REPORT_PORT
 
+from switchboard.analytics.calllog import DEFAULT_SIZE as CALL_LOG_DEFAULT
+from switchboard.analytics.calllog import MAX_SIZE as CALL_LOG_MAX
 from switchboard.api.common import parse_duration
 from switchboard.livekit.client import LiveKitEndpoint
 
@@ -29,6 +32,10 @@ ENV_DEFAULT_LIVEKIT_NAMESPACES = "SWITCHBOARD_DEFAULT_LIVEKIT_NAMESPACES"  # com
 ENV_METRICS_LISTEN = "SWITCHBOARD_METRICS_LISTEN"  # host:port of /metrics; unset = off
 # Concurrent outbound calls per namespace: the cluster default, and "ns=N,ns2=M" overrides.
 ENV_OUTBOUND_MAX_CALLS = "SWITCHBOARD_OUTBOUND_MAX_CALLS"
+# JSON of a Pricing: the platform's prices on top of the shipped table (chart `pricing`)
+ENV_PRICING = "SWITCHBOARD_PRICING"
+# summaries kept per VoiceAgent in its call-log ConfigMap (0: no call log)
+ENV_CALL_LOG_SIZE = "SWITCHBOARD_CALL_LOG_SIZE"
 ENV_OUTBOUND_NAMESPACE_MAX_CALLS = "SWITCHBOARD_OUTBOUND_NAMESPACE_MAX_CALLS"
 DEFAULT_OUTBOUND_MAX_CALLS = 10  # Vapi's and Bland's entry tier
 # The media-stream gateway: the https:// base carriers reach, and the Secret
@@ -69,6 +76,8 @@ class OperatorConfig(BaseModel):
     # Both unset: no gateway, and a VoiceAgent's spec.mediaStreams says so in its status.
     gateway_public_url: str | None = None
     gateway_routes_secret: tuple[str, str] | None = None
+    pricing: Pricing | None = None
+    call_log_size: int = Field(default=CALL_LOG_DEFAULT, ge=0, le=CALL_LOG_MAX)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -151,7 +160,23 @@ def _report_settings(env: Mapping[str, str]) -> dict[str, Any]:
         out["outbound_max_calls"] = int(cap)
     if caps := env.get(ENV_OUTBOUND_NAMESPACE_MAX_CALLS):
         out["outbound_namespace_max_calls"] = parse_caps(caps)
+    if size := env.get(ENV_CALL_LOG_SIZE):
+        out["call_log_size"] = int(size)
+    if pricing := env.get(ENV_PRICING):
+        out["pricing"] = parse_pricing(pricing)
     return out
+
+
+def parse_pricing(value: str) -> Pricing:
+    """The chart's price table; a bad entry fails the start, naming it."""
+    try:
+        return Pricing.model_validate_json(value)
+    except ValidationError as err:
+        where = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in err.errors(include_input=False, include_url=False)
+        )
+        raise ValueError(f"{ENV_PRICING}: {where}") from None
 
 
 def parse_caps(value: str) -> dict[str, int]:

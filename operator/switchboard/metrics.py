@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from switchboard.analytics.metrics import CallMetrics
 from switchboard.livekit.client import LiveKitClient
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ class OperatorMetrics:
         )
         for result in REPORT_RESULTS:
             self.reports.labels(result)  # zeros from the start, so rate() has a baseline
+        self.calls = CallMetrics(self.registry)
 
     def watch_state(self, collector: StateCollector) -> None:
         self.registry.register(collector)

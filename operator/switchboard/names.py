@@ -83,6 +83,11 @@ def worker_config_name(voiceagent: str) -> str:
     return dns_label(voiceagent, "agent-config")
 
 
+def call_log_name(voiceagent: str) -> str:
+    """ConfigMap with the VoiceAgent's latest call summaries."""
+    return dns_label(voiceagent, "calls")
+
+
 def worker_secret_name(voiceagent: str) -> str:
     """Secret with the workers' LiveKit credentials and report token."""
     return dns_label(voiceagent, "worker")

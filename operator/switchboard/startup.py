@@ -10,6 +10,7 @@ from typing import Any
 import kopf
 
 from switchboard import kube, metrics, redact, web
+from switchboard.analytics import route as summaries
 from switchboard.api import GROUP
 from switchboard.config import OperatorConfig
 from switchboard.metrics import DecisionClock, StateCollector
@@ -94,6 +95,12 @@ async def configure(
         key,
         functools.partial(voiceagent_handlers.report_target, fleets),
         functools.partial(call_reports.on_call, slots),
+    )
+    summaries.add_summary_route(
+        app,
+        key,
+        functools.partial(voiceagent_handlers.report_target, fleets),
+        functools.partial(summaries.on_summary, fleets, state.metrics.calls, config.call_log_size),
     )
     memo.runners.append(
         await web.serve(

@@ -81,6 +81,10 @@ def _tool_names(tools: list[llm.Tool]) -> set[str]:
     return names
 
 
+def _tokens(characters: int) -> int:
+    return (characters + 3) // 4
+
+
 class ScriptedLLMStream(llm.LLMStream):
     """One scripted answer: a text chunk, then at most one tool call."""
 
@@ -125,3 +129,12 @@ class ScriptedLLMStream(llm.LLMStream):
         if call is not None:
             delta = llm.ChoiceDelta(role="assistant", tool_calls=[call])
             self._event_ch.send_nowait(llm.ChatChunk(id=request_id, delta=delta))
+        # usage as a hosted model reports it, so the call summary's token counts and cost
+        # run the same path offline: tokens estimated at 4 characters each
+        prompt = sum(len(m.text_content or "") for m in self._chat_ctx.messages())
+        usage = llm.CompletionUsage(
+            completion_tokens=_tokens(len(text)),
+            prompt_tokens=_tokens(prompt),
+            total_tokens=_tokens(len(text)) + _tokens(prompt),
+        )
+        self._event_ch.send_nowait(llm.ChatChunk(id=request_id, usage=usage))

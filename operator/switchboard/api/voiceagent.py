@@ -18,7 +18,9 @@ from switchboard_contract.config import (
     rule,
     rules_of,
 )
+from switchboard_contract.pricing import Pricing
 
+from switchboard.api.analytics import CallAggregates
 from switchboard.api.common import (
     CONDITIONS_FIELD_EXTRA,
     E164,
@@ -299,6 +301,12 @@ class VoiceAgentSpec(Model):
         description="Tracing of calls.",
         json_schema_extra={"default": TelemetryConfig().model_dump(mode="json", exclude_none=True)},
     )
+    pricing: Pricing | None = Field(
+        default=None,
+        description="USD prices for this VoiceAgent's call costs, entry by entry on top of "
+        "the operator's table (stt per audio minute, llm per 1M tokens, tts per 1M "
+        "characters, telephony per call minute by channel).",
+    )
 
     @model_validator(mode="after")
     def _intent_targets_known(self) -> Self:
@@ -351,6 +359,9 @@ class VoiceAgentStatus(Model):
     warm: WarmStatus | None = Field(default=None, description="What the warm pool is sized from.")
     media_streams: MediaStreamsStatus | None = Field(
         default=None, description="Webhook URLs for spec.mediaStreams."
+    )
+    calls: CallAggregates | None = Field(
+        default=None, description="Calls that ended in the last hour and day (call summaries)."
     )
 
 

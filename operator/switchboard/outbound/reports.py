@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import hmac
 import logging
-import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import hdrs, web
-from pydantic import ValidationError
+from aiohttp import web
 from switchboard_contract.outbound import CALLS_PATH, CallReport
 
 from switchboard import kube, reasons
@@ -19,15 +15,7 @@ from switchboard.api.outbound import TERMINAL
 from switchboard.kube.calls import read_custom, swap_status
 from switchboard.outbound.builders import report_status
 from switchboard.outbound.caps import Slots
-from switchboard.voiceagent.reports import (
-    BODY_TIMEOUT_S,
-    MAX_BODY,
-    Lookup,
-    RateLimiter,
-    bearer,
-    error_response,
-    report_token,
-)
+from switchboard.voiceagent.reports import Lookup, RateLimiter, error_response, read_verified
 
 log = logging.getLogger(__name__)
 PLURAL = "outboundcalls"
@@ -45,12 +33,6 @@ _AFTER = {
 }
 
 
-def _reason(err: ValidationError) -> str:
-    first = err.errors(include_url=False, include_context=False, include_input=False)[0]
-    loc = ".".join(str(p) for p in first["loc"] if isinstance(p, str | int)) or "body"
-    return f"{loc}: {first['type']}"
-
-
 def add_call_route(
     app: web.Application,
     key: bytes,
@@ -63,32 +45,11 @@ def add_call_route(
     limiter = limiter or RateLimiter()
 
     async def post(request: web.Request) -> web.Response:
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            return error_response(413, "body: too large")
-        presented = bearer(request)
-        if not presented:
-            return error_response(401, "Authorization: missing or malformed")
-        try:
-            async with asyncio.timeout(BODY_TIMEOUT_S):
-                body = await request.read()
-            report = CallReport.model_validate_json(body)
-        except TimeoutError:
-            return error_response(408, "body: incomplete")
-        except ValidationError as err:
-            return error_response(400, _reason(err))
-        target = lookup(report.namespace, report.voice_agent)
-        if target == "standby":
-            return error_response(503, "standby replica", **{hdrs.RETRY_AFTER: "1"})
-        if target == "unknown":
-            return error_response(401, "bad token")
-        expected = report_token(key, report.namespace, report.voice_agent, target.uid)
-        if not hmac.compare_digest(presented, expected.encode("ascii")):
-            return error_response(401, "bad token")
-        wait = limiter.admit((report.namespace, report.voice_agent), CALL_RATE, CALL_BURST)
-        if wait > 0:
-            retry = str(max(1, math.ceil(wait)))
-            return error_response(429, "too many call reports", **{hdrs.RETRY_AFTER: retry})
-        status, reason = await on_call(report)
+        rate = (CALL_RATE, CALL_BURST)
+        got = await read_verified(request, CallReport, key, lookup, limiter, rate, "call reports")
+        if isinstance(got, web.Response):
+            return got
+        status, reason = await on_call(got)
         if status != 200:
             return error_response(status, reason)
         return web.json_response({"ok": True})

@@ -9,6 +9,7 @@ import json
 
 from livekit import api
 from switchboard_contract import AgentConfig
+from switchboard_contract.pricing import Pricing
 
 from switchboard.api.common import parse_duration
 from switchboard.api.voiceagent import Dispatch, VoiceAgentSpec
@@ -50,9 +51,14 @@ SPEC_PATH_OF_CONFIG = {
 
 
 def agent_config(
-    namespace: str, name: str, spec: VoiceAgentSpec, instructions: str | None
+    namespace: str,
+    name: str,
+    spec: VoiceAgentSpec,
+    instructions: str | None,
+    pricing: Pricing | None = None,
 ) -> AgentConfig:
-    """The contract object the worker reads; instructions come resolved (ConfigMap or inline)."""
+    """The contract object the worker reads; instructions come resolved (ConfigMap or inline).
+    `pricing` is the operator's table; the spec's entries go on top of it."""
     wire = spec.to_wire()
     max_call = max_call_seconds(spec)
     pipeline = wire.get("pipeline")
@@ -79,8 +85,16 @@ def agent_config(
             "callsPerWorker": spec.scaling.calls_per_worker,
             "drainTimeout": max_call + DRAIN_MARGIN_S,
             "telemetry": wire["telemetry"],
+            "pricing": _pricing(pricing, spec.pricing),
         }
     )
+
+
+def _pricing(operator: Pricing | None, spec: Pricing | None) -> dict[str, object] | None:
+    if operator is None and spec is None:
+        return None  # the worker's shipped table as is
+    merged = (operator or Pricing()).merged(spec)
+    return merged.model_dump(mode="json")
 
 
 def _rule(dispatch: Dispatch, pin: str) -> api.SIPDispatchRule:

@@ -16,6 +16,8 @@ from typing import Any
 
 from switchboard_contract.report import REPORT_HEARTBEAT_S, WorkerReport
 
+from switchboard.analytics.calllog import CallLog
+from switchboard.analytics.window import CallWindow
 from switchboard.locks import LockRegistry
 from switchboard.metrics import DecisionClock
 from switchboard.names import POD_DELETION_COST
@@ -100,6 +102,9 @@ class AgentFleet:
     # purpose: a sweep lists every room, and one per VoiceAgent at start-up would be a storm.
     may_have_dropped: bool = False
     repairing: bool = False
+    # Calls that ended (their summaries), for status.calls; and the latest for the call log.
+    calls: CallWindow = field(default_factory=CallWindow)
+    call_log: CallLog = field(default_factory=CallLog)
 
     def track(self, task: asyncio.Task[Any]) -> None:
         """Keep a reference to a fire-and-forget task until it finishes (asyncio docs)."""

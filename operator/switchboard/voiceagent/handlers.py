@@ -147,7 +147,7 @@ async def _spec_pass(
     except (kube.MissingSecretError, LiveKitNotConfiguredError) as err:
         return failed(params, reasons.config_failure(err), name)
     try:
-        config = agent_config(owner.namespace, owner.name, spec, instructions)
+        config = agent_config(owner.namespace, owner.name, spec, instructions, state.config.pricing)
     except ValidationError as err:
         # the API model holds the worker's rules, so this is a bug guard: never a retry loop
         return failed(params, reasons.invalid_spec(err, renames=SPEC_PATH_OF_CONFIG))

@@ -10,12 +10,12 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol, TypeVar, cast
 
 from aiohttp import hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from switchboard_contract.report import REPORT_PATH, WorkerReport
 
 # What became of a well-formed, authenticated report.
@@ -122,6 +122,62 @@ def bearer(request: web.Request) -> bytes | Literal[False] | None:
 
 def error_response(status: int, reason: str, **headers: str) -> web.Response:
     return web.json_response({"error": reason}, status=status, headers=headers or None)
+
+
+class _Addressed(Protocol):
+    namespace: str
+    voice_agent: str
+
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def first_problem(err: ValidationError) -> str:
+    """`field: error type` of a body's first problem (no input value in it)."""
+    first = err.errors(include_url=False, include_context=False, include_input=False)[0]
+    loc = ".".join(str(p) for p in first["loc"] if isinstance(p, str | int)) or "body"
+    return f"{loc}: {first['type']}"
+
+
+async def read_verified(
+    request: web.Request,
+    model: type[Body],
+    key: bytes,
+    lookup: Lookup,
+    limiter: RateLimiter,
+    rate: tuple[float, float],
+    noun: str,
+) -> Body | web.Response:
+    """A worker's POST of a `model` that names its VoiceAgent (call reports, summaries): the
+    same checks as load reports (size, a token bound to the VoiceAgent's UID, a rate limit per
+    verified VoiceAgent, `rate` = (per second, burst)); a Response when refused."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return error_response(413, "body: too large")
+    presented = bearer(request)
+    if not presented:
+        return error_response(401, "Authorization: missing or malformed")
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            body = await request.read()
+        doc = model.model_validate_json(body)
+    except TimeoutError:
+        return error_response(408, "body: incomplete")
+    except ValidationError as err:
+        return error_response(400, first_problem(err))
+    named = cast(_Addressed, doc)
+    target = lookup(named.namespace, named.voice_agent)
+    if target == "standby":
+        return error_response(503, "standby replica", **{hdrs.RETRY_AFTER: "1"})
+    if target == "unknown":
+        return error_response(401, "bad token")
+    expected = report_token(key, named.namespace, named.voice_agent, target.uid)
+    if not hmac.compare_digest(presented, expected.encode("ascii")):
+        return error_response(401, "bad token")
+    wait = limiter.admit((named.namespace, named.voice_agent), *rate)
+    if wait > 0:
+        retry = str(max(1, math.ceil(wait)))
+        return error_response(429, f"too many {noun}", **{hdrs.RETRY_AFTER: retry})
+    return doc
 
 
 def make_app(

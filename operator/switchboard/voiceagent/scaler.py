@@ -109,7 +109,12 @@ async def _decide_and_apply(
             await kube.annotate_pod(namespace, pod, {POD_DELETION_COST: str(cost)})
     stored = fleet.last_status
     composed = compose_status(
-        spec, decision, stored_conditions(stored), now=kube.utcnow(), params=params
+        spec,
+        decision,
+        stored_conditions(stored),
+        now=kube.utcnow(),
+        params=params,
+        calls=fleet.calls.aggregate(now),
     )
     status = composed.to_wire()
     if status != stored:

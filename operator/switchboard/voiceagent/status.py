@@ -68,11 +68,12 @@ def compose_status(
     previous: Sequence[Condition],
     now: datetime,
     params: ScalingParams | None = None,
+    calls: dict[str, object] | None = None,
 ) -> VoiceAgentStatus:
     """The status for `spec` and `decision`; `previous` keeps unchanged transition times.
 
     `params` are the parameters the decision was made with (the spec's plus the measured pod
-    start); they default to the spec's."""
+    start); they default to the spec's. `calls` are the rolling call figures (status.calls)."""
     gen = spec.generation
 
     def put(conds: list[Condition], type_: str, ok: bool, reason: str, msg: str) -> list[Condition]:
@@ -122,6 +123,7 @@ def compose_status(
                 "busy": decision.busy,
             },
             "warm": warm_status(decision, spec.params if params is None else params),
+            "calls": calls,
         }
     )
 
