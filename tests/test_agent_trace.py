@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from livekit import api
@@ -27,13 +26,6 @@ SIP_ATTRS = {
     "sip.phoneNumber": NUMBER,
     "sip.trunkPhoneNumber": "+15559990000",
 }
-
-
-@pytest.fixture
-async def otlp() -> AsyncIterator[OtlpReceiver]:
-    receiver = await OtlpReceiver().start()
-    yield receiver
-    await receiver.stop()
 
 
 def _ancestors_reach(

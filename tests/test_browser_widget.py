@@ -91,11 +91,7 @@ async def demo_call(
     assert not listed.rooms, "the room outlived the hang-up"
     assert worker.metric("switchboard_agent_active_calls") == 0
     # the call's one trace says how it came in
-    for _ in range(100):
-        roots = [span for span in otlp.spans if not span.parent_id]
-        if roots:
-            break
-        await asyncio.sleep(0.2)
+    roots = await otlp.roots()
     assert [r.attributes.get("switchboard.channel") for r in roots] == ["web"]
     # and its summary: the browser hung up, the greeting was spoken and counted
     call = {k.removeprefix("switchboard.call."): v for k, v in roots[0].attributes.items()}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -28,13 +27,6 @@ PRICING = {
 }
 
 
-@pytest.fixture
-async def otlp() -> AsyncIterator[OtlpReceiver]:
-    receiver = await OtlpReceiver().start()
-    yield receiver
-    await receiver.stop()
-
-
 def call_log(stack: SipStack) -> list[dict[str, Any]] | None:
     try:
         cm = stack.kube.core.read_namespaced_config_map("desk-calls", stack.kube.namespace)
@@ -57,11 +49,7 @@ async def test_a_phone_call_ends_in_one_summary_everywhere(
     await ask(call, flite_prompt(QUESTION), lambda _: True, tries=1)
     assert await call.bye() == 200
 
-    async def root_exported() -> bool:
-        return any(not s.parent_id for s in otlp.spans)
-
-    await sip_stack.eventually(root_exported, "the call's root span")
-    [root] = [s for s in otlp.spans if not s.parent_id]
+    [root] = await otlp.roots(60)
     attrs = {k.removeprefix("switchboard.call."): v for k, v in root.attributes.items()}
     assert attrs["result"] == "caller-hangup"
     assert attrs["turns"] >= 2  # the greeting and the answer

@@ -112,10 +112,10 @@ async def test_twilio_agent_hangs_up(
     agent_worker: WorkerFactory,
     gateway: GatewayFactory,
     provider_keys: ProviderKeys,
+    otlp: OtlpReceiver,
 ) -> None:
     """The agent's end_call deletes the room; the gateway closes the carrier's socket; the
     call's summary says so, priced at the shipped Twilio minute."""
-    otlp = await OtlpReceiver().start()
     worker = agent_worker(telemetry={"otlpEndpoint": otlp.endpoint, "redactPII": True})
     gw = gateway(worker.config["agentName"])
     call = await twilio_call(gw.url, provider_keys).dial()
@@ -127,12 +127,7 @@ async def test_twilio_agent_hangs_up(
         gw.wait_log("stream ended: ")
         # the agent's end_call deletes the room; whichever event reaches us first ends it
         assert "stream ended: room closed" in gw.log() or "stream ended: agent left" in gw.log()
-        for _ in range(150):
-            roots = [span for span in otlp.spans if not span.parent_id]
-            if roots:
-                break
-            await asyncio.sleep(0.2)
-        [root] = roots
+        [root] = await otlp.roots()
         summary = {k.removeprefix("switchboard.call."): v for k, v in root.attributes.items()}
         assert root.attributes["switchboard.channel"] == "twilio"
         assert summary["result"] == "completed", summary  # the agent ended it
@@ -141,7 +136,6 @@ async def test_twilio_agent_hangs_up(
         assert summary["cost.telephony_usd"] == pytest.approx(minutes * 0.0085, abs=1e-6)
     finally:
         await call.close()
-        await otlp.stop()
 
 
 LONG = (

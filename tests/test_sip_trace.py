@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from livekit import api
 
@@ -15,13 +13,6 @@ from tests.support.sip_stack import CALLER, QUESTION, SipStack, sip_trunk, voice
 from tests.support.voiceagent_stack import NUMBER
 
 pytestmark = [pytest.mark.sip, pytest.mark.timeout(300)]
-
-
-@pytest.fixture
-async def otlp() -> AsyncIterator[OtlpReceiver]:
-    receiver = await OtlpReceiver().start()
-    yield receiver
-    await receiver.stop()
 
 
 async def _sip_participant(stack: SipStack) -> api.ParticipantInfo:
@@ -45,11 +36,7 @@ async def test_call_trace_names_the_sip_call_trunk_and_rule(
     await ask(call, flite_prompt(QUESTION), lambda _: True, tries=1)
     assert await call.bye() == 200
 
-    async def root_exported() -> bool:
-        return any(not s.parent_id for s in otlp.spans)
-
-    await sip_stack.eventually(root_exported, "the call's root span")
-    [root] = [s for s in otlp.spans if not s.parent_id]
+    [root] = await otlp.roots(60)
     assert {s.trace_id for s in otlp.spans} == {root.trace_id}  # one trace per call
     trunk_id = sip_stack.kube.get("SipTrunk", "carrier")["status"]["inboundTrunkID"]
     rule_id = sip_stack.status()["dispatchRuleID"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,16 @@ class OtlpReceiver:
         return web.Response(
             body=b"", content_type="application/x-protobuf", headers={"Content-Length": "0"}
         )
+
+    async def roots(self, timeout: float = 30) -> list[ReceivedSpan]:
+        """The root spans (one per call), once at least one has arrived: a job exports its
+        trace as its root span ends, which is after the call's shutdown."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not (found := [s for s in self.spans if not s.parent_id]):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"no root span within {timeout:.0f} s")
+            await asyncio.sleep(0.2)
+        return found
 
     async def start(self) -> OtlpReceiver:
         app = web.Application()
